@@ -1,0 +1,71 @@
+# sales-lakehouse: the README's commands. Needs only Python 3.11 and Java 17.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DELTA_VERSION := 3.3.2
+M2 := $(HOME)/.m2/repository
+DELTA_JARS := $(M2)/io/delta/delta-spark_2.12/$(DELTA_VERSION)/delta-spark_2.12-$(DELTA_VERSION).jar \
+              $(M2)/io/delta/delta-storage/$(DELTA_VERSION)/delta-storage-$(DELTA_VERSION).jar
+LANDING ?= landing
+LAKE ?= lakehouse
+LINES ?= 50000
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export PYSPARK_PYTHON := $(abspath $(BIN)/python)
+
+.PHONY: help demo test test-unit test-integration lint format jars java venv clean
+
+help:
+	@echo "make demo   generate sample data and run the whole pipeline into ./$(LAKE)"
+	@echo "make test   run the tests (unit + integration)"
+	@echo "make lint   ruff + mypy"
+
+java:
+	@command -v java >/dev/null 2>&1 || { echo "error: Java 17 is required but 'java' is not on PATH (install OpenJDK 17 or set JAVA_HOME)"; exit 1; }
+	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
+	  if [ "$$v" != "17" ]; then echo "error: Java 17 is required (Spark 3.5 / Glue 5.1), found Java $${v:-unknown} at $$(command -v java)"; exit 1; fi
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || command -v python3 >/dev/null 2>&1 || { echo "error: Python 3.11 is required"; exit 1; }
+	@py=$$(command -v $(PYTHON) || command -v python3); \
+	  $$py -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || { echo "error: Python 3.11 is required, $$py is $$($$py --version)"; exit 1; }; \
+	  $$py -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP)
+
+# Delta's jars from Maven Central into ~/.m2; the session loads them from there (no Ivy run).
+$(DELTA_JARS):
+	@command -v mvn >/dev/null 2>&1 || { echo "error: Maven (mvn) is needed once to fetch the Delta jars"; exit 1; }
+	mvn -q dependency:get -Dartifact=io.delta:delta-spark_2.12:$(DELTA_VERSION) -Dtransitive=true
+	mvn -q dependency:get -Dartifact=io.delta:delta-storage:$(DELTA_VERSION)
+
+jars: $(DELTA_JARS)
+
+demo: java venv jars
+	$(BIN)/sales-lakehouse generate --landing $(LANDING) --lines $(LINES)
+	$(BIN)/sales-lakehouse run --landing $(LANDING) --lake $(LAKE)
+	$(BIN)/sales-lakehouse query "select sale_date, sum(net_amount) as net_amount, sum(units) as units from gold.daily_sales group by sale_date order by sale_date desc limit 7" --lake $(LAKE)
+
+test: java venv jars
+	$(BIN)/pytest
+
+test-unit: java venv jars
+	$(BIN)/pytest tests/unit
+
+lint: venv
+	$(BIN)/ruff check src tests jobs
+	$(BIN)/ruff format --check src tests jobs
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff format src tests jobs
+	$(BIN)/ruff check --fix src tests jobs
+
+clean:
+	rm -rf $(LANDING) $(LAKE) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,116 @@
+"""``sales-lakehouse``: run the pipeline, generate sample data, query and list tables."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from sales_lakehouse.config import Settings, is_local
+from sales_lakehouse.pipeline import STAGES
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sales-lakehouse", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run bronze -> silver -> gold over the landing zone")
+    run.add_argument("--landing", help="landing root (default ./landing or $SALES_LAKEHOUSE_LANDING)")
+    run.add_argument("--lake", help="lake root (default ./lakehouse or $SALES_LAKEHOUSE_LAKE)")
+    run.add_argument("--stage", default="all", help=f"one of {', '.join(STAGES)} (default all)")
+    run.add_argument("--full-refresh", action="store_true", help="rebuild silver and gold from bronze")
+    run.add_argument("--currency", help="currency of lines that leave it empty (default USD)")
+
+    gen = commands.add_parser("generate", help="write a deterministic sample landing set")
+    gen.add_argument("--landing", help="landing root to write (default ./landing)")
+    gen.add_argument("--lines", type=int, default=50_000, help="sales lines (default 50000)")
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--start", type=date.fromisoformat, default=date(2025, 1, 1))
+    gen.add_argument("--days", type=int, default=182)
+
+    query = commands.add_parser("query", help="run a SQL query against the lake's tables")
+    query.add_argument("sql")
+    query.add_argument("--lake")
+    query.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
+
+    tables = commands.add_parser("tables", help="list tables with their version and row count")
+    tables.add_argument("--lake")
+    return parser
+
+
+def _session(settings: Settings):  # type: ignore[no-untyped-def]
+    from sales_lakehouse.session import build_session, check_java
+
+    check_java()
+    return build_session(settings)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sales_lakehouse.pipeline import run
+
+    if args.stage not in STAGES:
+        raise ValueError(f"unknown stage {args.stage!r}: use one of {', '.join(STAGES)}")
+    settings = Settings.from_args(args.landing, args.lake, args.currency)
+    if args.stage in ("bronze", "all") and is_local(settings.landing):
+        if not Path(settings.landing).is_dir():
+            raise FileNotFoundError(f"landing folder {settings.landing} does not exist")
+    summary = run(_session(settings), settings, stage=args.stage, full_refresh=args.full_refresh)
+    print("\n".join(summary.lines()))
+    return 1 if summary.errors else 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from sales_lakehouse.generate import generate_landing
+
+    landing = Path(args.landing or "landing")
+    report = generate_landing(landing, lines=args.lines, seed=args.seed, start=args.start, days=args.days)
+    print("\n".join(report.summary_lines()))
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    settings = Settings.from_args(lake=args.lake)
+    spark = _session(settings)
+    spark.sql(args.sql).show(args.limit, truncate=False)
+    return 0
+
+
+def _tables(args: argparse.Namespace) -> int:
+    from sales_lakehouse.lake import Lake
+
+    settings = Settings.from_args(lake=args.lake)
+    lake = Lake(_session(settings), settings)
+    names = lake.table_names()
+    if not names:
+        print(f"no tables in {settings.lake}: run `sales-lakehouse run` first")
+        return 0
+    print(f"{'table':<36} {'version':>7} {'rows':>10}")
+    for layer, name in names:
+        rows = lake.read(layer, name).count()
+        print(f"{layer + '.' + name:<36} {lake.version(layer, name):>7} {rows:>10}")
+    return 0
+
+
+COMMANDS = {"run": _run, "generate": _generate, "query": _query, "tables": _tables}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, run the command, and turn expected errors into one-line messages."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"sales-lakehouse {args.command}: error: {error}", file=sys.stderr)
+        return 2 if isinstance(error, ValueError | FileNotFoundError) else 1
+    except Exception as error:  # Spark's AnalysisException and friends: keep it to one line
+        if type(error).__name__ in ("AnalysisException", "ParseException"):
+            message = str(error).strip().splitlines()[0]
+            print(f"sales-lakehouse {args.command}: error: {message}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Data contracts: the single source of column names, types, keys and row rules.
+
+The contracts live as YAML files in ``schemas/`` (shipped inside the wheel as
+``sales_lakehouse/schemas``). Everything else — Spark schemas, the landing CSV columns,
+validation rules, the sample-data generator — is derived from them here, so a column is
+declared exactly once. This module imports no Spark at module level: the Lambda
+ingest code uses it too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from pyspark.sql import types as T
+
+DATASETS: tuple[str, ...] = ("sales", "products", "promotions")
+
+_DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
+_SIMPLE_TYPES = {"string", "int", "long", "date", "timestamp", "boolean"}
+
+Action = Literal["quarantine", "warn", "fail"]
+
+
+class Column(BaseModel):
+    """One column of a dataset as the contract declares it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    type: str
+    required: bool = False
+    description: str
+    min: Decimal | None = None
+    max: Decimal | None = None
+    allowed: tuple[str, ...] | None = None
+    pattern: str | None = None
+    default: str | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in _SIMPLE_TYPES and not _DECIMAL.match(value):
+            raise ValueError(f"unknown type {value!r}")
+        return value
+
+    @field_validator("pattern")
+    @classmethod
+    def _valid_pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            re.compile(value)
+        return value
+
+    @property
+    def decimal_precision(self) -> tuple[int, int] | None:
+        """(precision, scale) for a decimal column, else None."""
+        match = _DECIMAL.match(self.type)
+        return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+class RowRule(BaseModel):
+    """A SQL boolean expression every row must satisfy (true or null passes)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str
+    expr: str
+    reason: str
+    action: Action = "quarantine"
+
+
+class Contract(BaseModel):
+    """A dataset's contract: columns in landing order, business key and row rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: str
+    description: str
+    business_key: tuple[str, ...]
+    event_time: str
+    columns: tuple[Column, ...]
+    rules: tuple[RowRule, ...] = Field(default_factory=tuple)
+
+    @model_validator(mode="after")
+    def _keys_are_columns(self) -> Contract:
+        names = self.column_names
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.dataset}: duplicate column names")
+        for key in (*self.business_key, self.event_time):
+            if key not in names:
+                raise ValueError(f"{self.dataset}: {key!r} is not a column")
+        return self
+
+    @property
+    def column_names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [column.name for column in self.columns if column.required]
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"{self.dataset} has no column {name!r}")
+
+    def spark_schema(self) -> T.StructType:
+        """The typed Spark schema of the contract columns (silver's input shape)."""
+        from pyspark.sql import types as T
+
+        return T.StructType(
+            [T.StructField(c.name, spark_type(c.type), not c.required) for c in self.columns]
+        )
+
+
+def spark_type(type_name: str) -> T.DataType:
+    """Map a contract type name to a Spark data type."""
+    from pyspark.sql import types as T
+
+    match = _DECIMAL.match(type_name)
+    if match:
+        return T.DecimalType(int(match.group(1)), int(match.group(2)))
+    simple: dict[str, Any] = {
+        "string": T.StringType(),
+        "int": T.IntegerType(),
+        "long": T.LongType(),
+        "date": T.DateType(),
+        "timestamp": T.TimestampType(),
+        "boolean": T.BooleanType(),
+    }
+    return simple[type_name]  # type: ignore[no-any-return]
+
+
+def schemas_dir() -> Path:
+    """Where the contract files are: $SALES_LAKEHOUSE_SCHEMAS, the wheel, or the repo."""
+    override = os.environ.get("SALES_LAKEHOUSE_SCHEMAS")
+    if override:
+        return Path(override)
+    packaged = Path(__file__).parent / "schemas"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "schemas"
+
+
+@lru_cache(maxsize=None)
+def load_contract(dataset: str) -> Contract:
+    """Read and validate ``schemas/<dataset>.yaml``."""
+    path = schemas_dir() / f"{dataset}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no contract for dataset {dataset!r} at {path}")
+    with path.open(encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle)
+    contract = Contract.model_validate(raw)
+    if contract.dataset != dataset:
+        raise ValueError(f"{path} declares dataset {contract.dataset!r}, expected {dataset!r}")
+    return contract

@@ -1,0 +1,1 @@
+"""Silver -> gold marts: pure transforms, one module per mart family."""

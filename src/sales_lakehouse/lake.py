@@ -1,0 +1,227 @@
+"""All Delta Lake I/O and catalog registration, in one place.
+
+Tables are path-based (``<lake>/<layer>/<name>``) and registered in the session's catalog
+as ``<layer>.<name>`` so they can be queried with SQL. Writes are idempotent where a replay
+could otherwise duplicate data: appends carry a Delta transaction id, MERGE only rewrites
+rows whose values changed, and per-consumer watermarks say which source versions were
+already processed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from sales_lakehouse.config import Settings
+
+CDF_PROPERTY = "delta.enableChangeDataFeed"
+WATERMARKS = ("meta", "watermarks")
+WATERMARK_SCHEMA = T.StructType(
+    [
+        T.StructField("consumer", T.StringType(), False),
+        T.StructField("source", T.StringType(), False),
+        T.StructField("version", T.LongType(), False),
+        T.StructField("updated_at", T.TimestampType(), False),
+    ]
+)
+
+
+def _nullable(schema: T.StructType) -> T.StructType:
+    """The same schema with every field, element and value nullable.
+
+    Delta rejects NOT NULL inside arrays and maps, and a table created from a derived
+    schema should not inherit nullability Spark inferred from one batch.
+    """
+
+    def relax(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                key: (True if key in ("nullable", "containsNull", "valueContainsNull") else relax(value))
+                for key, value in node.items()
+            }
+        if isinstance(node, list):
+            return [relax(item) for item in node]
+        return node
+
+    return T.StructType.fromJson(relax(schema.jsonValue()))
+
+
+def _quote(identifier: str) -> str:
+    return "`" + identifier.replace("`", "``") + "`"
+
+
+class Lake:
+    """Delta tables of one lake root, bound to a Spark session."""
+
+    def __init__(self, spark: SparkSession, settings: Settings) -> None:
+        self.spark = spark
+        self.settings = settings
+
+    def path(self, layer: str, name: str) -> str:
+        return self.settings.table_path(layer, name)
+
+    def exists(self, layer: str, name: str) -> bool:
+        return bool(DeltaTable.isDeltaTable(self.spark, self.path(layer, name)))
+
+    def ensure(
+        self, layer: str, name: str, schema: T.StructType, *, change_feed: bool = False
+    ) -> None:
+        """Create the table (empty) when it does not exist, and register it."""
+        if not self.exists(layer, name):
+            builder = DeltaTable.createIfNotExists(self.spark).location(self.path(layer, name))
+            builder = builder.addColumns(_nullable(schema))
+            if change_feed:
+                builder = builder.property(CDF_PROPERTY, "true")
+            builder.execute()
+        self.register(layer, name)
+
+    def register(self, layer: str, name: str) -> None:
+        """Make ``<layer>.<name>`` point at the table's folder in the session catalog."""
+        location = self.path(layer, name)
+        self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {_quote(layer)}")
+        qualified = f"{_quote(layer)}.{_quote(name)}"
+        if self.spark.catalog.tableExists(f"{layer}.{name}"):
+            current = self.spark.sql(f"DESCRIBE DETAIL {qualified}").first()
+            if current is not None and str(current["location"]).rstrip("/").endswith(
+                location.split("://")[-1]
+            ):
+                return
+            self.spark.sql(f"DROP TABLE {qualified}")
+        self.spark.sql(f"CREATE TABLE {qualified} USING DELTA LOCATION '{location}'")
+
+    def read(self, layer: str, name: str, version: int | None = None) -> DataFrame:
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        return reader.load(self.path(layer, name))
+
+    def version(self, layer: str, name: str) -> int:
+        """The table's latest version; -1 when it does not exist."""
+        if not self.exists(layer, name):
+            return -1
+        row = DeltaTable.forPath(self.spark, self.path(layer, name)).history(1).first()
+        return int(row["version"]) if row is not None else -1
+
+    def changes(self, layer: str, name: str, start: int, end: int) -> DataFrame:
+        """Change-data-feed rows between two versions (inclusive)."""
+        return (
+            self.spark.read.format("delta")
+            .option("readChangeFeed", "true")
+            .option("startingVersion", start)
+            .option("endingVersion", end)
+            .load(self.path(layer, name))
+        )
+
+    def append(self, df: DataFrame, layer: str, name: str, *, txn: tuple[str, int]) -> int:
+        """Append once (a replay with the same app id and version is skipped by Delta).
+
+        Returns the number of rows the commit wrote (0 when it was skipped).
+        """
+        before = self.version(layer, name)
+        (
+            df.write.format("delta")
+            .mode("append")
+            .option("txnAppId", txn[0])
+            .option("txnVersion", txn[1])
+            .save(self.path(layer, name))
+        )
+        self.register(layer, name)
+        return int(self.commit_metrics(layer, name, since=before).get("numOutputRows", 0))
+
+    def overwrite(self, df: DataFrame, layer: str, name: str, *, change_feed: bool = False) -> None:
+        """Replace the table's contents (schema included) atomically."""
+        writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+        if change_feed:
+            writer = writer.option(CDF_PROPERTY, "true")
+        writer.save(self.path(layer, name))
+        self.register(layer, name)
+
+    def replace_where(self, df: DataFrame, layer: str, name: str, predicate: str) -> None:
+        """Atomically replace the rows matching ``predicate`` with ``df`` (creating the table)."""
+        if not self.exists(layer, name):
+            self.overwrite(df, layer, name)
+            return
+        (
+            df.write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", predicate)
+            .save(self.path(layer, name))
+        )
+
+    def merge(
+        self,
+        df: DataFrame,
+        layer: str,
+        name: str,
+        keys: Sequence[str],
+        *,
+        update_when: str | None = None,
+    ) -> None:
+        """Upsert ``df`` on ``keys``: update matched rows (when ``update_when``), insert new ones.
+
+        The source must hold one row per key; the columns must match the table's.
+        """
+        target = DeltaTable.forPath(self.spark, self.path(layer, name))
+        missing = sorted(set(target.toDF().columns) - set(df.columns))
+        if missing:
+            raise ValueError(f"{layer}.{name} merge source lacks columns: {', '.join(missing)}")
+        on = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in keys)
+        (
+            target.alias("t")
+            .merge(df.alias("s"), on)
+            .whenMatchedUpdateAll(condition=update_when)
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+
+    def commit_metrics(self, layer: str, name: str, *, since: int) -> dict[str, Any]:
+        """Operation metrics of the latest commit if it is newer than version ``since``."""
+        row = DeltaTable.forPath(self.spark, self.path(layer, name)).history(1).first()
+        if row is None or int(row["version"]) <= since:
+            return {}
+        return dict(row["operationMetrics"] or {})
+
+    def distinct_values(self, layer: str, name: str, column: str) -> set[str]:
+        """Distinct values of one column (small: used for ingested file names)."""
+        if not self.exists(layer, name):
+            return set()
+        rows = self.read(layer, name).select(column).distinct().collect()
+        return {str(row[0]) for row in rows}
+
+    def watermark(self, consumer: str, source: str) -> int | None:
+        """The last source version ``consumer`` processed, or None."""
+        if not self.exists(*WATERMARKS):
+            return None
+        row = (
+            self.read(*WATERMARKS)
+            .filter((F.col("consumer") == consumer) & (F.col("source") == source))
+            .select("version")
+            .first()
+        )
+        return int(row["version"]) if row is not None else None
+
+    def set_watermarks(self, consumer: str, versions: dict[str, int]) -> None:
+        """Record, in one commit, the source versions ``consumer`` has processed."""
+        self.ensure(*WATERMARKS, WATERMARK_SCHEMA)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        rows = self.spark.createDataFrame(
+            [(consumer, source, version, now) for source, version in versions.items()],
+            WATERMARK_SCHEMA,
+        )
+        self.merge(rows, *WATERMARKS, ["consumer", "source"])
+
+    def table_names(self) -> list[tuple[str, str]]:
+        """(layer, name) of every Delta table under the lake root's layer folders."""
+        found = []
+        for database in ("bronze", "silver", "gold", "quarantine", "meta"):
+            if not self.spark.catalog.databaseExists(database):
+                continue
+            for table in self.spark.catalog.listTables(database):
+                found.append((database, table.name))
+        return sorted(found)

@@ -1,0 +1,80 @@
+"""Reading the landing zone: list the files of a dataset and read CSV files as strings.
+
+Files are read through Spark so that local folders and S3 (s3a) behave the same. Every
+value is read as a string (typing is silver's job) with RFC 4180 quoting, and lines the
+CSV parser cannot fit to the header are kept with their raw text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.utils import AnalysisException
+
+from sales_lakehouse.bronze import CORRUPT_COLUMN, SOURCE_FILE, normalize_header
+
+CSV_OPTIONS: dict[str, str] = {
+    "header": "true",
+    "sep": ",",
+    "quote": '"',
+    "escape": '"',
+    "encoding": "UTF-8",
+    "multiLine": "true",
+    "mode": "PERMISSIVE",
+    "columnNameOfCorruptRecord": CORRUPT_COLUMN,
+    "ignoreLeadingWhiteSpace": "false",
+    "ignoreTrailingWhiteSpace": "false",
+}
+
+
+@dataclass(frozen=True, order=True)
+class LandedFile:
+    path: str
+    size: int
+
+
+def list_files(spark: SparkSession, folder: str, suffix: str = ".csv") -> list[LandedFile]:
+    """The dataset's landed files, sorted by path; empty when the folder does not exist."""
+    try:
+        listing = (
+            spark.read.format("binaryFile")
+            .option("pathGlobFilter", f"*{suffix}")
+            .option("recursiveFileLookup", "true")
+            .load(folder)
+            .select("path", "length")
+            .collect()
+        )
+    except AnalysisException as error:
+        if "PATH_NOT_FOUND" in str(error) or "Path does not exist" in str(error):
+            return []
+        raise
+    return sorted(LandedFile(row["path"], int(row["length"])) for row in listing)
+
+
+def read_header(spark: SparkSession, path: str) -> list[str]:
+    """The header row of one CSV file, as written (an empty file gives [])."""
+    options = {**CSV_OPTIONS, "header": "false", "multiLine": "false"}
+    first = spark.read.options(**options).csv(path).limit(1).collect()
+    if not first:
+        return []
+    return ["" if value is None else str(value) for value in first[0]]
+
+
+def read_csv_files(spark: SparkSession, paths: list[str], header: list[str]) -> DataFrame:
+    """Rows of CSV files sharing one header, every column a string, plus the source file.
+
+    The header is given explicitly (normalized) so that columns may come in any order and
+    extra columns survive; the parser still skips each file's own header line.
+    """
+    fields = [T.StructField(name, T.StringType(), True) for name in normalize_header(header)]
+    schema = T.StructType([*fields, T.StructField(CORRUPT_COLUMN, T.StringType(), True)])
+    return (
+        spark.read.options(**CSV_OPTIONS)
+        .option("enforceSchema", "true")
+        .schema(schema)
+        .csv(paths)
+        .withColumn(SOURCE_FILE, F.col("_metadata.file_path"))
+    )

@@ -1,0 +1,121 @@
+"""Gold stage: rebuild the marts for the sale dates silver changes touched.
+
+Touched dates come from the silver change feeds since gold's watermarks: dates of sale
+lines inserted, updated (before and after the change), and dates of lines whose product or
+promotion changed (so late-arriving dimensions are linked once they arrive). fact_sales
+and daily_sales are replaced for those dates, product_performance for their months;
+promotion_performance (one row per promotion) is recomputed whole.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from sales_lakehouse.contracts import DATASETS
+from sales_lakehouse.gold.daily_sales import build_daily_sales
+from sales_lakehouse.gold.fact_sales import build_fact_sales
+from sales_lakehouse.gold.performance import (
+    build_product_performance,
+    build_promotion_performance,
+)
+from sales_lakehouse.lake import Lake
+from sales_lakehouse.pipeline.summary import Progress
+
+CONSUMER = "gold"
+MARTS = ("fact_sales", "daily_sales", "product_performance", "promotion_performance")
+
+
+def _in_list(column: str, values: list[date]) -> str:
+    return f"{column} IN (" + ", ".join(f"DATE'{value.isoformat()}'" for value in values) + ")"
+
+
+def touched_dates(lake: Lake, since: dict[str, int], until: dict[str, int]) -> list[date]:
+    """Sale dates whose gold rows may differ after the silver changes in (since, until]."""
+    sales = lake.read("silver", "sales")
+    parts: list[DataFrame] = []
+    for dataset, key in (("sales", None), ("products", "product_id"), ("promotions", "promotion_id")):
+        if until[dataset] <= since[dataset]:
+            continue
+        changes = lake.changes("silver", dataset, since[dataset] + 1, until[dataset])
+        if key is None:
+            parts.append(changes.select("sale_date"))
+        else:
+            keys = changes.select(key).distinct()
+            parts.append(sales.join(keys, key, how="left_semi").select("sale_date"))
+    if not parts:
+        return []
+    union = parts[0]
+    for part in parts[1:]:
+        union = union.unionByName(part)
+    rows = union.filter(F.col("sale_date").isNotNull()).distinct().collect()
+    return sorted(row["sale_date"] for row in rows)
+
+
+def _write_marts(lake: Lake, fact: DataFrame, dates: list[date] | None) -> dict[str, int]:
+    """Write fact_sales and daily_sales (for ``dates`` or whole), then the performance marts."""
+    settings, written = lake.settings, {}
+    daily = build_daily_sales(fact)
+    if dates is None:
+        lake.overwrite(fact, "gold", "fact_sales")
+        lake.overwrite(daily, "gold", "daily_sales")
+    else:
+        lake.replace_where(fact, "gold", "fact_sales", _in_list("sale_date", dates))
+        lake.replace_where(daily, "gold", "daily_sales", _in_list("sale_date", dates))
+    for name in ("fact_sales", "daily_sales"):
+        written[name] = int(lake.commit_metrics("gold", name, since=-1).get("numOutputRows", 0))
+    stored_fact = lake.read("gold", "fact_sales")
+    if dates is None:
+        lake.overwrite(build_product_performance(stored_fact), "gold", "product_performance")
+    else:
+        months = sorted({day.replace(day=1) for day in dates})
+        in_months = stored_fact.filter(F.trunc("sale_date", "month").isin(months))
+        lake.replace_where(
+            build_product_performance(in_months),
+            "gold",
+            "product_performance",
+            _in_list("month", months),
+        )
+    promotions = build_promotion_performance(
+        stored_fact,
+        lake.read("silver", "promotions"),
+        currency=settings.default_currency,
+        baseline_days=settings.baseline_days,
+    )
+    lake.overwrite(promotions, "gold", "promotion_performance")
+    for name in ("product_performance", "promotion_performance"):
+        written[name] = int(lake.commit_metrics("gold", name, since=-1).get("numOutputRows", 0))
+    return written
+
+
+def refresh_gold(lake: Lake, *, full_refresh: bool, progress: Progress) -> dict[str, int]:
+    """Bring the gold marts up to date with silver; returns rows written per mart."""
+    if not all(lake.exists("silver", dataset) for dataset in DATASETS):
+        missing = [d for d in DATASETS if not lake.exists("silver", d)]
+        progress(f"gold: skipped, silver tables missing: {', '.join(missing)}")
+        return {}
+    until = {dataset: lake.version("silver", dataset) for dataset in DATASETS}
+    marks = {dataset: lake.watermark(CONSUMER, f"silver/{dataset}") for dataset in DATASETS}
+    rebuild = full_refresh or any(m is None for m in marks.values()) or not all(
+        lake.exists("gold", mart) for mart in MARTS
+    )
+    sales = lake.read("silver", "sales", version=until["sales"])
+    products = lake.read("silver", "products", version=until["products"])
+    promotions = lake.read("silver", "promotions", version=until["promotions"])
+    if rebuild:
+        progress("gold: full rebuild from silver")
+        written = _write_marts(lake, build_fact_sales(sales, products, promotions), None)
+    else:
+        since = {dataset: int(marks[dataset] or 0) for dataset in DATASETS}
+        dates = touched_dates(lake, since, until)
+        if not dates:
+            progress("gold: no silver changes since the last run")
+            return {}
+        progress(f"gold: rebuilding {len(dates)} sale dates ({dates[0]} .. {dates[-1]})")
+        fact = build_fact_sales(sales.filter(F.col("sale_date").isin(dates)), products, promotions)
+        written = _write_marts(lake, fact, dates)
+    lake.set_watermarks(CONSUMER, {f"silver/{d}": until[d] for d in DATASETS})
+    progress("gold: " + ", ".join(f"{name} {rows} rows" for name, rows in written.items()))
+    return written

@@ -1,0 +1,82 @@
+"""What a run did, per stage and dataset, and how it is printed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+Progress = Callable[[str], None]
+
+
+def console_progress(message: str) -> None:
+    """Default progress sink: a timestamped line on stdout."""
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+@dataclass
+class StageStats:
+    """Counts of one stage for one dataset. For silver: rows_in = accepted + quarantined + duplicates."""
+
+    stage: str
+    dataset: str
+    files: int = 0
+    rows_in: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    warnings: int = 0
+    rejected_files: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def balanced(self) -> bool:
+        if self.stage != "silver":
+            return True
+        return self.rows_in == self.accepted + self.quarantined + self.duplicates
+
+
+class AccountingError(RuntimeError):
+    """Rows were lost or counted twice between a stage's input and its outputs."""
+
+
+class StageFailed(RuntimeError):
+    """A rule with action ``fail`` fired: the stage stopped before committing anything."""
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    stats: list[StageStats] = field(default_factory=list)
+    gold_rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[str]:
+        return [
+            f"{stat.dataset}: {path}: {reason}"
+            for stat in self.stats
+            for path, reason in stat.rejected_files
+        ]
+
+    def lines(self) -> list[str]:
+        """The end-of-run summary table."""
+        header = ("stage", "dataset", "files", "rows in", "accepted", "quarantined", "duplicates")
+        rows = [
+            (
+                s.stage,
+                s.dataset,
+                str(s.files),
+                str(s.rows_in),
+                str(s.accepted) if s.stage == "silver" else "-",
+                str(s.quarantined) if s.stage == "silver" else "-",
+                str(s.duplicates) if s.stage == "silver" else "-",
+            )
+            for s in self.stats
+        ]
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        fmt = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
+        out = [f"run {self.run_id}", fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+        out += [fmt.format(*row) for row in rows]
+        if self.gold_rows:
+            out.append("gold rows written: " + ", ".join(f"{k} {v}" for k, v in self.gold_rows.items()))
+        out += [f"rejected file: {error}" for error in self.errors]
+        return out

@@ -1,0 +1,1 @@
+"""Bronze -> silver transforms: typed, validated, deduplicated, one module per dataset."""

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import SparkSession
+from pyspark.sql import types as T
+
+from sales_lakehouse.bronze import bronze_schema, header_problem, to_bronze
+from sales_lakehouse.contracts import load_contract
+from sales_lakehouse.landing import list_files, read_csv_files, read_header
+
+SALES = load_contract("sales")
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        (SALES.column_names, None),
+        (list(reversed(SALES.column_names)), None),
+        ([*SALES.column_names, "pos_terminal"], None),
+        ([" Order_ID ", *SALES.column_names[1:]], None),
+        ([c for c in SALES.column_names if c != "promotion_id"], None),
+        (
+            [c for c in SALES.column_names if c not in ("quantity", "store_id")],
+            "header lacks required columns: store_id, quantity",
+        ),
+        ([*SALES.column_names, "order_id"], "header repeats columns: order_id"),
+        (
+            [*SALES.column_names, ""],
+            f"header has empty column names at positions {len(SALES.column_names) + 1}",
+        ),
+        ([], "the file has no header row"),
+    ],
+)
+def test_header_problem(header: list[str], problem: str | None) -> None:
+    assert header_problem(header, SALES) == problem
+
+
+def test_to_bronze_keeps_extra_columns_and_fills_missing_ones(spark: SparkSession) -> None:
+    raw = spark.createDataFrame(
+        [("O1", "7", None, "file:/l/a.csv"), ("O2", None, "O2,,x,y", "file:/l/a.csv")],
+        "order_id string, pos_terminal string, _corrupt_record string, _source_file string",
+    )
+    ingested = datetime(2025, 1, 1, 6, 0)
+    out = to_bronze(raw, SALES, run_id="r1", ingested_at=ingested)
+    assert [f.name for f in out.schema] == [f.name for f in bronze_schema(SALES)]
+    rows = {row["order_id"]: row for row in out.collect()}
+    assert rows["O1"]["_extra"] == {"pos_terminal": "7"}
+    assert rows["O1"]["_is_malformed"] is False
+    assert rows["O2"]["_is_malformed"] is True
+    assert rows["O2"]["_raw_line"] == "O2,,x,y"
+    assert rows["O1"]["quantity"] is None
+    assert rows["O1"]["_run_id"] == "r1"
+    assert rows["O1"]["_ingested_at"] == ingested
+
+
+def test_landing_reader_flags_wrong_field_counts_and_honours_rfc4180(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    folder = tmp_path / "products"
+    folder.mkdir()
+    path = folder / "2025-01-01_products.csv"
+    path.write_text(
+        "product_id,product_name,brand\n"
+        'P1,"Monitor 27"", 4K",Dell\n'
+        "P2,Mouse\n"
+        "P3,Keyboard,Logi,extra\n"
+        '"P4","Two\nlines",Acme\n',
+        encoding="utf-8",
+    )
+    files = list_files(spark, str(folder))
+    assert [Path(f.path.removeprefix("file:")).name for f in files] == [path.name]
+    header = read_header(spark, files[0].path)
+    assert header == ["product_id", "product_name", "brand"]
+    rows = read_csv_files(spark, [files[0].path], header).select(
+        "product_id", "product_name", "brand", "_corrupt_record"
+    )
+    expected = spark.createDataFrame(
+        [
+            ("P1", 'Monitor 27", 4K', "Dell", None),
+            ("P2", "Mouse", None, "P2,Mouse"),
+            ("P3", "Keyboard", "Logi", "P3,Keyboard,Logi,extra"),
+            ("P4", "Two\nlines", "Acme", None),
+        ],
+        T.StructType(
+            [
+                T.StructField(n, T.StringType(), True)
+                for n in ("product_id", "product_name", "brand", "_corrupt_record")
+            ]
+        ),
+    )
+    assert_df_equality(rows, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_missing_landing_folder_lists_no_files(spark: SparkSession, tmp_path: Path) -> None:
+    assert list_files(spark, str(tmp_path / "nope")) == []

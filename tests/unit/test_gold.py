@@ -1,0 +1,281 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from chispa import assert_df_equality
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from sales_lakehouse.gold.daily_sales import build_daily_sales
+from sales_lakehouse.gold.fact_sales import build_fact_sales
+from sales_lakehouse.gold.performance import (
+    build_product_performance,
+    build_promotion_performance,
+)
+from sales_lakehouse.silver.products import END_OF_TIME
+
+D = Decimal
+SALES_SCHEMA = (
+    "order_id string, line_number int, order_ts timestamp, store_id string, customer_id string, "
+    "product_id string, quantity int, unit_price decimal(12,2), discount_amount decimal(12,2), "
+    "promotion_id string, channel string, currency string, sale_date date, "
+    "gross_amount decimal(18,2), net_amount decimal(18,2)"
+)
+PRODUCTS_SCHEMA = (
+    "product_id string, category string, subcategory string, brand string, "
+    "unit_cost decimal(12,2), valid_from timestamp, valid_to timestamp, version_number int"
+)
+PROMOTIONS_SCHEMA = (
+    "promotion_id string, promotion_name string, promotion_type string, scope string, "
+    "product_id string, category string, channel string, start_date date, end_date date, "
+    "promotion_days int, promo_cost decimal(12,2)"
+)
+
+
+def _sale(
+    order: str,
+    ts: datetime,
+    product: str,
+    qty: int,
+    price: str,
+    discount: str = "0.00",
+    promotion: str | None = None,
+    currency: str = "USD",
+    channel: str = "store",
+) -> tuple:  # type: ignore[type-arg]
+    gross = D(price) * qty
+    return (
+        order,
+        1,
+        ts,
+        "S001",
+        None,
+        product,
+        qty,
+        D(price),
+        D(discount),
+        promotion,
+        channel,
+        currency,
+        ts.date(),
+        gross,
+        gross - D(discount),
+    )
+
+
+def _products(spark: SparkSession) -> DataFrame:
+    return spark.createDataFrame(
+        [
+            (
+                "P1",
+                "Laptops",
+                "Ultra",
+                "Dell",
+                D("800.00"),
+                datetime(2025, 1, 10),
+                datetime(2025, 2, 1),
+                1,
+            ),
+            ("P1", "Laptops", "Ultra", "Dell", D("700.00"), datetime(2025, 2, 1), END_OF_TIME, 2),
+            ("P2", "Peripherals", "Mice", "Logi", D("10.00"), datetime(2025, 1, 1), END_OF_TIME, 1),
+        ],
+        PRODUCTS_SCHEMA,
+    )
+
+
+def _promotions(spark: SparkSession) -> DataFrame:
+    return spark.createDataFrame(
+        [
+            (
+                "PR1",
+                "Laptop days",
+                "percent_off",
+                "product",
+                "P1",
+                None,
+                None,
+                date(2025, 2, 10),
+                date(2025, 2, 14),
+                5,
+                D("50.00"),
+            )
+        ],
+        PROMOTIONS_SCHEMA,
+    )
+
+
+def test_fact_sales_picks_the_version_valid_at_sale_time_and_keeps_unknowns(
+    spark: SparkSession,
+) -> None:
+    sales = spark.createDataFrame(
+        [
+            _sale("before-first", datetime(2025, 1, 5), "P1", 1, "1000.00"),
+            _sale("v1", datetime(2025, 1, 31, 23, 59), "P1", 2, "1000.00"),
+            _sale("v2", datetime(2025, 2, 1), "P1", 1, "1000.00", "100.00", "PR1"),
+            _sale("unknown", datetime(2025, 2, 2), "P9", 3, "5.00", promotion="NOPE"),
+        ],
+        SALES_SCHEMA,
+    )
+    fact = build_fact_sales(sales, _products(spark), _promotions(spark))
+    got = fact.select(
+        "order_id",
+        "product_known",
+        "category",
+        "unit_cost",
+        "cost_amount",
+        "margin_amount",
+        "promotion_known",
+    )
+    expected = spark.createDataFrame(
+        [
+            ("before-first", True, "Laptops", D("800.00"), D("800.00"), D("200.00"), True),
+            ("v1", True, "Laptops", D("800.00"), D("1600.00"), D("400.00"), True),
+            ("v2", True, "Laptops", D("700.00"), D("700.00"), D("200.00"), True),
+            ("unknown", False, "Unknown", None, None, None, False),
+        ],
+        "order_id string, product_known boolean, category string, unit_cost decimal(12,2), "
+        "cost_amount decimal(18,2), margin_amount decimal(18,2), promotion_known boolean",
+    )
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_daily_sales_sums_exactly_and_never_mixes_currencies(spark: SparkSession) -> None:
+    sales = spark.createDataFrame(
+        [
+            _sale("A", datetime(2025, 2, 3, 9), "P2", 1, "0.10", "0.00"),
+            _sale("A", datetime(2025, 2, 3, 9), "P2", 2, "0.10", "0.01"),
+            _sale("B", datetime(2025, 2, 3, 18), "P2", 1, "0.10"),
+            _sale("C", datetime(2025, 2, 3, 18), "P2", 1, "0.10", currency="EUR"),
+        ],
+        SALES_SCHEMA,
+    ).withColumn(
+        "line_number",
+        F.monotonically_increasing_id().cast("int"),
+    )
+    daily = build_daily_sales(build_fact_sales(sales, _products(spark), _promotions(spark)))
+    got = daily.select(
+        "currency",
+        "units",
+        "gross_amount",
+        "discount_amount",
+        "net_amount",
+        "cost_amount",
+        "margin_amount",
+        "order_count",
+        "line_count",
+    )
+    expected = spark.createDataFrame(
+        [
+            ("USD", 4, D("0.40"), D("0.01"), D("0.39"), D("40.00"), D("-39.61"), 2, 3),
+            ("EUR", 1, D("0.10"), D("0.00"), D("0.10"), D("10.00"), D("-9.90"), 1, 1),
+        ],
+        "currency string, units long, gross_amount decimal(18,2), discount_amount decimal(18,2), "
+        "net_amount decimal(18,2), cost_amount decimal(18,2), margin_amount decimal(18,2), "
+        "order_count long, line_count long",
+    )
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_product_performance_ranks_within_category_and_month(spark: SparkSession) -> None:
+    fact = spark.createDataFrame(
+        [
+            (
+                date(2025, 1, 5),
+                datetime(2025, 1, 5),
+                "P1",
+                "USD",
+                "Laptops",
+                "Dell",
+                "o1",
+                1,
+                D("900.00"),
+                D("100.00"),
+            ),
+            (
+                date(2025, 1, 6),
+                datetime(2025, 1, 6),
+                "P3",
+                "USD",
+                "Laptops",
+                "HP",
+                "o2",
+                1,
+                D("950.00"),
+                D("90.00"),
+            ),
+            (
+                date(2025, 1, 7),
+                datetime(2025, 1, 7),
+                "P2",
+                "USD",
+                "Peripherals",
+                "Logi",
+                "o3",
+                2,
+                D("50.00"),
+                D("30.00"),
+            ),
+            (
+                date(2025, 2, 1),
+                datetime(2025, 2, 1),
+                "P1",
+                "USD",
+                "Laptops",
+                "Dell",
+                "o4",
+                3,
+                D("2700.00"),
+                D("300.00"),
+            ),
+        ],
+        "sale_date date, order_ts timestamp, product_id string, currency string, category string, "
+        "brand string, order_id string, quantity int, net_amount decimal(18,2), margin_amount decimal(18,2)",
+    )
+    got = build_product_performance(fact).select(
+        "month", "product_id", "revenue", "rank_in_category"
+    )
+    expected = spark.createDataFrame(
+        [
+            (date(2025, 1, 1), "P3", D("950.00"), 1),
+            (date(2025, 1, 1), "P1", D("900.00"), 2),
+            (date(2025, 1, 1), "P2", D("50.00"), 1),
+            (date(2025, 2, 1), "P1", D("2700.00"), 1),
+        ],
+        "month date, product_id string, revenue decimal(18,2), rank_in_category int",
+    )
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_promotion_performance_baseline_uplift_and_roi(spark: SparkSession) -> None:
+    # Baseline window: 4 days before 2025-02-10. Scope: product P1 only.
+    sales = spark.createDataFrame(
+        [
+            _sale("base1", datetime(2025, 2, 6), "P1", 1, "1000.00"),  # in baseline
+            _sale("base2", datetime(2025, 2, 9), "P1", 1, "1000.00"),  # in baseline
+            _sale("old", datetime(2025, 2, 5), "P1", 1, "1000.00"),  # before the window
+            _sale("promo1", datetime(2025, 2, 10), "P1", 2, "1000.00", "200.00", "PR1"),
+            _sale("promo2", datetime(2025, 2, 14), "P1", 1, "1000.00"),  # in scope, not attributed
+            _sale("other", datetime(2025, 2, 11), "P2", 5, "20.00"),  # out of scope
+            _sale(
+                "eur", datetime(2025, 2, 11), "P1", 1, "999.00", currency="EUR"
+            ),  # other currency
+        ],
+        SALES_SCHEMA,
+    )
+    fact = build_fact_sales(sales, _products(spark), _promotions(spark))
+    row = build_promotion_performance(
+        fact, _promotions(spark), currency="USD", baseline_days=4
+    ).first()
+    assert row is not None
+    assert (row["attributed_lines"], row["units"]) == (1, 2)
+    assert row["net_amount"] == D("1800.00")
+    assert row["discount_given"] == D("200.00")
+    assert row["attributed_margin"] == D("400.00")  # 1800 - 2 x 700
+    assert row["baseline_daily_net"] == D("500.00")  # 2000 / 4 days
+    assert row["promo_daily_net"] == D("560.00")  # (1800 + 1000) / 5 days
+    assert row["uplift_pct"] == D("12.00")
+    # Margin during: 400 + 300 = 700. Baseline: 2 x 300 (cost 700 from Feb 1) = 600 over
+    # 4 days = 150/day, x 5 promotion days = 750 expected without the promotion.
+    assert row["incremental_margin"] == D("-50.00")
+    assert row["roi"] == D("-2.0000")  # (-50 - 50) / 50
