@@ -17,10 +17,14 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run bronze -> silver -> gold over the landing zone")
-    run.add_argument("--landing", help="landing root (default ./landing or $SALES_LAKEHOUSE_LANDING)")
+    run.add_argument(
+        "--landing", help="landing root (default ./landing or $SALES_LAKEHOUSE_LANDING)"
+    )
     run.add_argument("--lake", help="lake root (default ./lakehouse or $SALES_LAKEHOUSE_LAKE)")
     run.add_argument("--stage", default="all", help=f"one of {', '.join(STAGES)} (default all)")
-    run.add_argument("--full-refresh", action="store_true", help="rebuild silver and gold from bronze")
+    run.add_argument(
+        "--full-refresh", action="store_true", help="rebuild silver and gold from bronze"
+    )
     run.add_argument("--currency", help="currency of lines that leave it empty (default USD)")
 
     gen = commands.add_parser("generate", help="write a deterministic sample landing set")
@@ -53,9 +57,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.stage not in STAGES:
         raise ValueError(f"unknown stage {args.stage!r}: use one of {', '.join(STAGES)}")
     settings = Settings.from_args(args.landing, args.lake, args.currency)
-    if args.stage in ("bronze", "all") and is_local(settings.landing):
-        if not Path(settings.landing).is_dir():
-            raise FileNotFoundError(f"landing folder {settings.landing} does not exist")
+    needs_landing = args.stage in ("bronze", "all") and is_local(settings.landing)
+    if needs_landing and not Path(settings.landing).is_dir():
+        raise FileNotFoundError(f"landing folder {settings.landing} does not exist")
     summary = run(_session(settings), settings, stage=args.stage, full_refresh=args.full_refresh)
     print("\n".join(summary.lines()))
     return 1 if summary.errors else 0
@@ -65,7 +69,9 @@ def _generate(args: argparse.Namespace) -> int:
     from sales_lakehouse.generate import generate_landing
 
     landing = Path(args.landing or "landing")
-    report = generate_landing(landing, lines=args.lines, seed=args.seed, start=args.start, days=args.days)
+    report = generate_landing(
+        landing, lines=args.lines, seed=args.seed, start=args.start, days=args.days
+    )
     print("\n".join(report.summary_lines()))
     return 0
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -152,7 +152,7 @@ def schemas_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "schemas"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_contract(dataset: str) -> Contract:
     """Read and validate ``schemas/<dataset>.yaml``."""
     path = schemas_dir() / f"{dataset}.yaml"

@@ -42,7 +42,11 @@ def _nullable(schema: T.StructType) -> T.StructType:
     def relax(node: Any) -> Any:
         if isinstance(node, dict):
             return {
-                key: (True if key in ("nullable", "containsNull", "valueContainsNull") else relax(value))
+                key: (
+                    True
+                    if key in ("nullable", "containsNull", "valueContainsNull")
+                    else relax(value)
+                )
                 for key, value in node.items()
             }
         if isinstance(node, list):

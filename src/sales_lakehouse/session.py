@@ -41,7 +41,10 @@ LOCAL_CONF: dict[str, str] = {
 
 
 DELTA_VERSION = "3.3.2"
-DELTA_ARTIFACTS = (("io/delta/delta-spark_2.12", "delta-spark_2.12"), ("io/delta/delta-storage", "delta-storage"))
+DELTA_ARTIFACTS = (
+    ("io/delta/delta-spark_2.12", "delta-spark_2.12"),
+    ("io/delta/delta-storage", "delta-storage"),
+)
 
 
 def local_delta_jars() -> list[str]:

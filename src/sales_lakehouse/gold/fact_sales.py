@@ -10,7 +10,9 @@ from sales_lakehouse.columns import AMOUNT_TYPE
 UNKNOWN = "Unknown"
 
 
-def product_version_matches(sale_ts: Column, valid_from: Column, valid_to: Column, version: Column) -> Column:
+def product_version_matches(
+    sale_ts: Column, valid_from: Column, valid_to: Column, version: Column
+) -> Column:
     """The version valid at ``sale_ts``; a sale before a product's first version gets the first."""
     return ((sale_ts >= valid_from) | (version == F.lit(1))) & (sale_ts < valid_to)
 

@@ -77,12 +77,16 @@ def build_promotion_performance(
 ) -> DataFrame:
     """One row per promotion: attributed sales, baseline, uplift and ROI (see module doc)."""
     lines = fact.filter(F.col("currency") == currency)
-    attributed = lines.filter(F.col("promotion_id").isNotNull()).groupBy("promotion_id").agg(
-        F.count(F.lit(1)).alias("attributed_lines"),
-        F.sum("quantity").cast("long").alias("units"),
-        F.sum("net_amount").alias("net_amount"),
-        F.sum("discount_amount").alias("discount_amount"),
-        F.sum("margin_amount").alias("margin_amount"),
+    attributed = (
+        lines.filter(F.col("promotion_id").isNotNull())
+        .groupBy("promotion_id")
+        .agg(
+            F.count(F.lit(1)).alias("attributed_lines"),
+            F.sum("quantity").cast("long").alias("units"),
+            F.sum("net_amount").alias("net_amount"),
+            F.sum("discount_amount").alias("discount_amount"),
+            F.sum("margin_amount").alias("margin_amount"),
+        )
     )
     daily = lines.groupBy("sale_date", "product_id", "category", "channel").agg(
         F.sum("net_amount").alias("net"), F.sum("margin_amount").alias("margin")
@@ -131,7 +135,9 @@ def build_promotion_performance(
         _amount(F.coalesce(F.col("margin_amount"), zero)).alias("attributed_margin"),
         _amount(baseline_daily).alias("baseline_daily_net"),
         _amount(promo_daily).alias("promo_daily_net"),
-        F.when(baseline_daily > 0, F.round((promo_daily - baseline_daily) / baseline_daily * 100, 2))
+        F.when(
+            baseline_daily > 0, F.round((promo_daily - baseline_daily) / baseline_daily * 100, 2)
+        )
         .cast("decimal(18,2)")
         .alias("uplift_pct"),
         _amount(incremental).alias("incremental_margin"),

@@ -14,7 +14,7 @@ from sales_lakehouse.pipeline.summary import (
     AccountingError,
     Progress,
     RunSummary,
-    StageFailed,
+    StageFailedError,
     StageStats,
     console_progress,
 )
@@ -25,7 +25,7 @@ __all__ = [
     "STAGES",
     "AccountingError",
     "RunSummary",
-    "StageFailed",
+    "StageFailedError",
     "StageStats",
     "run",
 ]

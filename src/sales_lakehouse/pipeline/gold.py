@@ -36,7 +36,11 @@ def touched_dates(lake: Lake, since: dict[str, int], until: dict[str, int]) -> l
     """Sale dates whose gold rows may differ after the silver changes in (since, until]."""
     sales = lake.read("silver", "sales")
     parts: list[DataFrame] = []
-    for dataset, key in (("sales", None), ("products", "product_id"), ("promotions", "promotion_id")):
+    for dataset, key in (
+        ("sales", None),
+        ("products", "product_id"),
+        ("promotions", "promotion_id"),
+    ):
         if until[dataset] <= since[dataset]:
             continue
         changes = lake.changes("silver", dataset, since[dataset] + 1, until[dataset])
@@ -98,8 +102,10 @@ def refresh_gold(lake: Lake, *, full_refresh: bool, progress: Progress) -> dict[
         return {}
     until = {dataset: lake.version("silver", dataset) for dataset in DATASETS}
     marks = {dataset: lake.watermark(CONSUMER, f"silver/{dataset}") for dataset in DATASETS}
-    rebuild = full_refresh or any(m is None for m in marks.values()) or not all(
-        lake.exists("gold", mart) for mart in MARTS
+    rebuild = (
+        full_refresh
+        or any(m is None for m in marks.values())
+        or not all(lake.exists("gold", mart) for mart in MARTS)
     )
     sales = lake.read("silver", "sales", version=until["sales"])
     products = lake.read("silver", "products", version=until["products"])

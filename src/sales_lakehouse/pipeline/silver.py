@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from sales_lakehouse.bronze import bronze_schema
 from sales_lakehouse.contracts import Contract, load_contract
 from sales_lakehouse.lake import Lake
-from sales_lakehouse.pipeline.summary import AccountingError, Progress, StageFailed, StageStats
+from sales_lakehouse.pipeline.summary import AccountingError, Progress, StageFailedError, StageStats
 from sales_lakehouse.quality.rules import FAILURES
 from sales_lakehouse.silver.common import (
     ROW_HASH,
@@ -90,7 +90,15 @@ def refresh_silver(
     validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         _check_fail_rules(validated, dataset)
-        _apply(lake, dataset, contract, validated, stats, since is None, until)
+        _apply(
+            lake,
+            dataset=dataset,
+            contract=contract,
+            validated=validated,
+            stats=stats,
+            from_scratch=since is None,
+            until=until,
+        )
     finally:
         validated.unpersist()
     lake.set_watermarks(consumer, {source: until})
@@ -105,11 +113,12 @@ def _check_fail_rules(validated: DataFrame, dataset: str) -> None:
     failing = validated.filter(F.exists(F.col(FAILURES), lambda f: f["action"] == "fail"))
     count = failing.count()
     if count:
-        raise StageFailed(f"silver {dataset}: {count} rows broke a rule with action 'fail'")
+        raise StageFailedError(f"silver {dataset}: {count} rows broke a rule with action 'fail'")
 
 
 def _apply(
     lake: Lake,
+    *,
     dataset: str,
     contract: Contract,
     validated: DataFrame,
@@ -147,7 +156,9 @@ def _apply(
             lake.overwrite(silver, "silver", dataset, change_feed=True)
         else:
             lake.append(quarantine, "quarantine", dataset, txn=(f"silver-{dataset}", until))
-            _upsert(lake, dataset, contract, rows, existing, keys)
+            _upsert(
+                lake, dataset=dataset, contract=contract, rows=rows, existing=existing, keys=keys
+            )
     finally:
         rows.unpersist()
 
@@ -158,6 +169,7 @@ def _empty_bronze(lake: Lake, contract: Contract) -> DataFrame:
 
 def _upsert(
     lake: Lake,
+    *,
     dataset: str,
     contract: Contract,
     rows: DataFrame,

@@ -16,7 +16,10 @@ def console_progress(message: str) -> None:
 
 @dataclass
 class StageStats:
-    """Counts of one stage for one dataset. For silver: rows_in = accepted + quarantined + duplicates."""
+    """Counts of one stage for one dataset.
+
+    For silver: rows_in = accepted + quarantined + duplicates.
+    """
 
     stage: str
     dataset: str
@@ -39,7 +42,7 @@ class AccountingError(RuntimeError):
     """Rows were lost or counted twice between a stage's input and its outputs."""
 
 
-class StageFailed(RuntimeError):
+class StageFailedError(RuntimeError):
     """A rule with action ``fail`` fired: the stage stopped before committing anything."""
 
 
@@ -77,6 +80,8 @@ class RunSummary:
         out = [f"run {self.run_id}", fmt.format(*header), fmt.format(*("-" * w for w in widths))]
         out += [fmt.format(*row) for row in rows]
         if self.gold_rows:
-            out.append("gold rows written: " + ", ".join(f"{k} {v}" for k, v in self.gold_rows.items()))
+            out.append(
+                "gold rows written: " + ", ".join(f"{k} {v}" for k, v in self.gold_rows.items())
+            )
         out += [f"rejected file: {error}" for error in self.errors]
         return out

@@ -59,7 +59,9 @@ def column_checks(column: Column) -> list[Check]:
         Check(
             f"{name}_type",
             raw(name).isNotNull() & typed(name).isNull(),
-            F.concat(F.lit(f"{name} "), _quoted(raw(name)), F.lit(f" is not a valid {column.type}")),
+            F.concat(
+                F.lit(f"{name} "), _quoted(raw(name)), F.lit(f" is not a valid {column.type}")
+            ),
         )
     )
     if column.min is not None:
@@ -67,7 +69,9 @@ def column_checks(column: Column) -> list[Check]:
             Check(
                 f"{name}_min",
                 typed(name) < F.lit(column.min),
-                F.concat(F.lit(f"{name} "), typed(name).cast("string"), F.lit(f" is below {column.min}")),
+                F.concat(
+                    F.lit(f"{name} "), typed(name).cast("string"), F.lit(f" is below {column.min}")
+                ),
             )
         )
     if column.max is not None:
@@ -75,7 +79,9 @@ def column_checks(column: Column) -> list[Check]:
             Check(
                 f"{name}_max",
                 typed(name) > F.lit(column.max),
-                F.concat(F.lit(f"{name} "), typed(name).cast("string"), F.lit(f" is above {column.max}")),
+                F.concat(
+                    F.lit(f"{name} "), typed(name).cast("string"), F.lit(f" is above {column.max}")
+                ),
             )
         )
     if column.allowed is not None:
@@ -84,7 +90,9 @@ def column_checks(column: Column) -> list[Check]:
                 f"{name}_allowed",
                 ~typed(name).isin(list(column.allowed)),
                 F.concat(
-                    F.lit(f"{name} "), _quoted(typed(name)), F.lit(f" is not one of {', '.join(column.allowed)}")
+                    F.lit(f"{name} "),
+                    _quoted(typed(name)),
+                    F.lit(f" is not one of {', '.join(column.allowed)}"),
                 ),
             )
         )
@@ -93,7 +101,11 @@ def column_checks(column: Column) -> list[Check]:
             Check(
                 f"{name}_pattern",
                 ~typed(name).rlike(column.pattern),
-                F.concat(F.lit(f"{name} "), _quoted(typed(name)), F.lit(f" does not match {column.pattern}")),
+                F.concat(
+                    F.lit(f"{name} "),
+                    _quoted(typed(name)),
+                    F.lit(f" does not match {column.pattern}"),
+                ),
             )
         )
     return checks
@@ -145,9 +157,7 @@ def with_failures(df: DataFrame, checks: list[Check]) -> DataFrame:
     if not row_rules:
         return df.withColumn(FAILURES, column_failures)
     staged = df.withColumn(FAILURES, column_failures)
-    row_failures = F.when(F.size(FAILURES) == 0, _failed(row_rules)).otherwise(
-        F.col(FAILURES)
-    )
+    row_failures = F.when(F.size(FAILURES) == 0, _failed(row_rules)).otherwise(F.col(FAILURES))
     return staged.withColumn(FAILURES, row_failures)
 
 
