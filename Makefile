@@ -40,10 +40,12 @@ $(STAMP): $(BIN)/python pyproject.toml
 venv: $(STAMP)
 
 # Delta's jars from Maven Central into ~/.m2; the session loads them from there (no Ivy run).
+# Without Maven, Spark resolves the same jars with Ivy at its first start instead.
 $(DELTA_JARS):
-	@command -v mvn >/dev/null 2>&1 || { echo "error: Maven (mvn) is needed once to fetch the Delta jars"; exit 1; }
-	mvn -q dependency:get -Dartifact=io.delta:delta-spark_2.12:$(DELTA_VERSION) -Dtransitive=true
-	mvn -q dependency:get -Dartifact=io.delta:delta-storage:$(DELTA_VERSION)
+	@if command -v mvn >/dev/null 2>&1; then \
+	  mvn -q -B dependency:get -Dartifact=io.delta:delta-spark_2.12:$(DELTA_VERSION) -Dtransitive=false && \
+	  mvn -q -B dependency:get -Dartifact=io.delta:delta-storage:$(DELTA_VERSION) -Dtransitive=false; \
+	else echo "note: Maven not found; Spark will fetch the Delta jars with Ivy on first start"; fi
 
 jars: $(DELTA_JARS)
 

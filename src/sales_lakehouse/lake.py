@@ -66,6 +66,7 @@ class Lake:
     def __init__(self, spark: SparkSession, settings: Settings) -> None:
         self.spark = spark
         self.settings = settings
+        self._registered: set[tuple[str, str]] = set()
 
     def path(self, layer: str, name: str) -> str:
         return self.settings.table_path(layer, name)
@@ -86,18 +87,32 @@ class Lake:
         self.register(layer, name)
 
     def register(self, layer: str, name: str) -> None:
-        """Make ``<layer>.<name>`` point at the table's folder in the session catalog."""
+        """Make ``<layer>.<name>`` point at the table's folder in the session catalog.
+
+        Once per table and Lake. When the catalog is this lake's own (``<lake>/_catalog``)
+        a registered name always points here, so only missing names are created; a shared
+        catalog (tests, Glue) has its entry's location checked and corrected.
+        """
+        if (layer, name) in self._registered:
+            return
         location = self.path(layer, name)
         self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {_quote(layer)}")
         qualified = f"{_quote(layer)}.{_quote(name)}"
         if self.spark.catalog.tableExists(f"{layer}.{name}"):
-            current = self.spark.sql(f"DESCRIBE DETAIL {qualified}").first()
-            if current is not None and str(current["location"]).rstrip("/").endswith(
-                location.split("://")[-1]
-            ):
+            if self._owns_catalog() or self._location_of(qualified) == location.split("://")[-1]:
+                self._registered.add((layer, name))
                 return
             self.spark.sql(f"DROP TABLE {qualified}")
         self.spark.sql(f"CREATE TABLE {qualified} USING DELTA LOCATION '{location}'")
+        self._registered.add((layer, name))
+
+    def _owns_catalog(self) -> bool:
+        warehouse = self.spark.conf.get("spark.sql.warehouse.dir", "") or ""
+        return warehouse.split("://")[-1].startswith(self.settings.catalog_dir.split("://")[-1])
+
+    def _location_of(self, qualified: str) -> str:
+        row = self.spark.sql(f"DESCRIBE DETAIL {qualified}").first()
+        return "" if row is None else str(row["location"]).split("://")[-1].rstrip("/")
 
     def read(self, layer: str, name: str, version: int | None = None) -> DataFrame:
         reader = self.spark.read.format("delta")
@@ -138,19 +153,49 @@ class Lake:
         self.register(layer, name)
         return int(self.commit_metrics(layer, name, since=before).get("numOutputRows", 0))
 
-    def overwrite(self, df: DataFrame, layer: str, name: str, *, change_feed: bool = False) -> None:
-        """Replace the table's contents (schema included) atomically."""
+    def overwrite(
+        self,
+        df: DataFrame,
+        layer: str,
+        name: str,
+        *,
+        change_feed: bool = False,
+        partition_by: Sequence[str] = (),
+    ) -> None:
+        """Replace the table's contents (schema and partitioning included) atomically.
+
+        A partitioned table is written one file per partition value (the rows are
+        repartitioned by the partition columns first), not one per task and value.
+        """
+        if partition_by:
+            df = df.repartition(*partition_by)
         writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
         if change_feed:
             writer = writer.option(CDF_PROPERTY, "true")
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
         writer.save(self.path(layer, name))
         self.register(layer, name)
 
-    def replace_where(self, df: DataFrame, layer: str, name: str, predicate: str) -> None:
-        """Atomically replace the rows matching ``predicate`` with ``df`` (creating the table)."""
+    def replace_where(
+        self,
+        df: DataFrame,
+        layer: str,
+        name: str,
+        predicate: str,
+        *,
+        partition_by: Sequence[str] = (),
+    ) -> None:
+        """Atomically replace the rows matching ``predicate`` with ``df`` (creating the table).
+
+        On a table partitioned by the predicate's columns the old rows go by whole files,
+        so the cost follows the size of ``df``, not of the table.
+        """
         if not self.exists(layer, name):
-            self.overwrite(df, layer, name)
+            self.overwrite(df, layer, name, partition_by=partition_by)
             return
+        if partition_by:
+            df = df.repartition(*partition_by)
         (
             df.write.format("delta")
             .mode("overwrite")
@@ -205,20 +250,24 @@ class Lake:
         row = (
             self.read(*WATERMARKS)
             .filter((F.col("consumer") == consumer) & (F.col("source") == source))
-            .select("version")
+            .agg(F.max("version").alias("version"))
             .first()
         )
-        return int(row["version"]) if row is not None else None
+        return None if row is None or row["version"] is None else int(row["version"])
 
     def set_watermarks(self, consumer: str, versions: dict[str, int]) -> None:
-        """Record, in one commit, the source versions ``consumer`` has processed."""
+        """Record, in one commit, the source versions ``consumer`` has processed.
+
+        Watermarks are appended (the highest version per consumer and source counts), which
+        is cheaper than a MERGE and keeps the table a log of what each run processed.
+        """
         self.ensure(*WATERMARKS, WATERMARK_SCHEMA)
         now = datetime.now(UTC).replace(tzinfo=None)
         rows = self.spark.createDataFrame(
             [(consumer, source, version, now) for source, version in versions.items()],
             WATERMARK_SCHEMA,
         )
-        self.merge(rows, *WATERMARKS, ["consumer", "source"])
+        rows.write.format("delta").mode("append").save(self.path(*WATERMARKS))
 
     def table_names(self) -> list[tuple[str, str]]:
         """(layer, name) of every Delta table under the lake root's layer folders."""

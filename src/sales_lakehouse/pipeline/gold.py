@@ -26,6 +26,12 @@ from sales_lakehouse.pipeline.summary import Progress
 
 CONSUMER = "gold"
 MARTS = ("fact_sales", "daily_sales", "product_performance", "promotion_performance")
+# Marts rebuilt by date are partitioned by it, so a rebuild replaces whole files.
+PARTITIONS: dict[str, tuple[str, ...]] = {
+    "fact_sales": ("sale_date",),
+    "daily_sales": ("sale_date",),
+    "product_performance": ("month",),
+}
 
 
 def _in_list(column: str, values: list[date]) -> str:
@@ -62,17 +68,22 @@ def _write_marts(lake: Lake, fact: DataFrame, dates: list[date] | None) -> dict[
     """Write fact_sales and daily_sales (for ``dates`` or whole), then the performance marts."""
     settings, written = lake.settings, {}
     daily = build_daily_sales(fact)
-    if dates is None:
-        lake.overwrite(fact, "gold", "fact_sales")
-        lake.overwrite(daily, "gold", "daily_sales")
-    else:
-        lake.replace_where(fact, "gold", "fact_sales", _in_list("sale_date", dates))
-        lake.replace_where(daily, "gold", "daily_sales", _in_list("sale_date", dates))
+    for name, mart in (("fact_sales", fact), ("daily_sales", daily)):
+        if dates is None:
+            lake.overwrite(mart, "gold", name, partition_by=PARTITIONS[name])
+        else:
+            predicate = _in_list("sale_date", dates)
+            lake.replace_where(mart, "gold", name, predicate, partition_by=PARTITIONS[name])
     for name in ("fact_sales", "daily_sales"):
         written[name] = int(lake.commit_metrics("gold", name, since=-1).get("numOutputRows", 0))
     stored_fact = lake.read("gold", "fact_sales")
     if dates is None:
-        lake.overwrite(build_product_performance(stored_fact), "gold", "product_performance")
+        lake.overwrite(
+            build_product_performance(stored_fact),
+            "gold",
+            "product_performance",
+            partition_by=PARTITIONS["product_performance"],
+        )
     else:
         months = sorted({day.replace(day=1) for day in dates})
         in_months = stored_fact.filter(F.trunc("sale_date", "month").isin(months))
@@ -81,6 +92,7 @@ def _write_marts(lake: Lake, fact: DataFrame, dates: list[date] | None) -> dict[
             "gold",
             "product_performance",
             _in_list("month", months),
+            partition_by=PARTITIONS["product_performance"],
         )
     promotions = build_promotion_performance(
         stored_fact,

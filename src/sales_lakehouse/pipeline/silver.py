@@ -17,7 +17,7 @@ from sales_lakehouse.bronze import bronze_schema
 from sales_lakehouse.contracts import Contract, load_contract
 from sales_lakehouse.lake import Lake
 from sales_lakehouse.pipeline.summary import AccountingError, Progress, StageFailedError, StageStats
-from sales_lakehouse.quality.rules import FAILURES
+from sales_lakehouse.quality.rules import FAILURES, blocking
 from sales_lakehouse.silver.common import (
     ROW_HASH,
     accepted_rows,
@@ -89,7 +89,7 @@ def refresh_silver(
     validated = validate(_bronze_batch(lake, dataset, since, until), contract, defaults)
     validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        _check_fail_rules(validated, dataset)
+        _count_validated(validated, dataset, stats)
         _apply(
             lake,
             dataset=dataset,
@@ -109,11 +109,22 @@ def refresh_silver(
     return stats
 
 
-def _check_fail_rules(validated: DataFrame, dataset: str) -> None:
-    failing = validated.filter(F.exists(F.col(FAILURES), lambda f: f["action"] == "fail"))
-    count = failing.count()
-    if count:
-        raise StageFailedError(f"silver {dataset}: {count} rows broke a rule with action 'fail'")
+def _count_validated(validated: DataFrame, dataset: str, stats: StageStats) -> None:
+    """Count rows in, quarantined and warned in one pass; stop if a ``fail`` rule fired."""
+    failing = F.exists(F.col(FAILURES), lambda f: f["action"] == "fail")
+    counts = validated.agg(
+        F.count(F.lit(1)).alias("rows_in"),
+        F.count_if(failing).alias("failing"),
+        F.count_if(blocking(F.col(FAILURES))).alias("quarantined"),
+        F.count_if(F.size(FAILURES) > 0).alias("flagged"),
+    ).first()
+    assert counts is not None
+    if counts["failing"]:
+        raise StageFailedError(
+            f"silver {dataset}: {counts['failing']} rows broke a rule with action 'fail'"
+        )
+    stats.rows_in, stats.quarantined = int(counts["rows_in"]), int(counts["quarantined"])
+    stats.warnings = int(counts["flagged"]) - stats.quarantined
 
 
 def _apply(
@@ -130,9 +141,6 @@ def _apply(
     quarantined_at = datetime.now(UTC).replace(tzinfo=None)
     quarantine = to_quarantine(rejected_rows(validated), contract, quarantined_at)
     latest, superseded = latest_per_key(accepted_rows(validated), keys)
-    stats.rows_in = validated.count()
-    stats.quarantined = quarantine.count()
-    stats.warnings = validated.filter(F.size(FAILURES) > 0).count() - stats.quarantined
     candidates = latest.count()
     superseded_count = superseded.count()
     if stats.rows_in != stats.quarantined + superseded_count + candidates:

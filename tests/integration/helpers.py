@@ -1,0 +1,102 @@
+"""Small helpers of the integration tests: lake copies, landing files, row comparison."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+from sales_lakehouse.config import Settings
+from sales_lakehouse.lake import Lake
+from sales_lakehouse.pipeline import RunSummary, StageStats, run
+
+# Every table a full run writes, as (layer, name).
+TABLES: tuple[tuple[str, str], ...] = (
+    ("bronze", "sales"),
+    ("bronze", "products"),
+    ("bronze", "promotions"),
+    ("silver", "sales"),
+    ("silver", "products"),
+    ("silver", "promotions"),
+    ("quarantine", "sales"),
+    ("quarantine", "products"),
+    ("quarantine", "promotions"),
+    ("gold", "fact_sales"),
+    ("gold", "daily_sales"),
+    ("gold", "product_performance"),
+    ("gold", "promotion_performance"),
+)
+
+
+def quiet(_message: str) -> None:
+    """A progress sink that prints nothing."""
+
+
+def run_pipeline(spark: SparkSession, landing: Path, lake: Path) -> RunSummary:
+    """One pipeline run, as a new CLI invocation would do it (new Settings, new run id)."""
+    return run(spark, Settings(landing=str(landing), lake=str(lake)), progress=quiet)
+
+
+def lake_of(spark: SparkSession, landing: Path, lake: Path) -> Lake:
+    return Lake(spark, Settings(landing=str(landing), lake=str(lake)))
+
+
+def copy_lake(source: Path, target: Path) -> Path:
+    """A private copy of a lake (Delta logs hold relative paths, so copies are valid)."""
+    shutil.copytree(source, target)
+    return target
+
+
+def stats(summary: RunSummary, stage: str, dataset: str) -> StageStats:
+    matches = [s for s in summary.stats if s.stage == stage and s.dataset == dataset]
+    assert len(matches) == 1, f"expected one {stage} {dataset} entry in {summary.stats}"
+    return matches[0]
+
+
+def write_landing_csv(path: Path, columns: list[str], rows: Iterable[Mapping[str, str]]) -> Path:
+    """Write a landing CSV with the given header; missing values are left empty."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([row.get(name, "") for name in columns])
+    return path
+
+
+def read_landing_csv(path: Path) -> list[dict[str, str]]:
+    """Rows of a landing CSV keyed by its header (Python's csv module, no Spark)."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable form of a collected value: lists/rows as tuples, maps as sorted items."""
+    if isinstance(value, dict):
+        return tuple(sorted((key, _freeze(item)) for key, item in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(item) for item in value)
+    return value
+
+
+def row_multiset(df: DataFrame) -> Counter[tuple[Any, ...]]:
+    """The DataFrame's rows as a multiset (order-free, duplicates counted)."""
+    return Counter(_freeze(row) for row in df.collect())
+
+
+def multiset_difference(
+    left: Counter[tuple[Any, ...]], right: Counter[tuple[Any, ...]], limit: int = 10
+) -> str:
+    """A readable two-way difference of two row multisets ('' when they are equal)."""
+    only_left, only_right = left - right, right - left
+    if not only_left and not only_right:
+        return ""
+    lines = [f"{sum(only_left.values())} rows only left, {sum(only_right.values())} only right"]
+    lines += [f"  left:  {row}" for row in sorted(only_left, key=repr)[:limit]]
+    lines += [f"  right: {row}" for row in sorted(only_right, key=repr)[:limit]]
+    return "\n".join(lines)

@@ -1,0 +1,99 @@
+"""The ``sales-lakehouse run`` command's errors, run in-process (the test session is reused)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from sales_lakehouse.cli import main
+from sales_lakehouse.contracts import load_contract
+from tests.integration.helpers import lake_of, write_landing_csv
+
+pytestmark = pytest.mark.integration
+
+
+def _error_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    return capsys.readouterr().err.strip().splitlines()
+
+
+def test_cli_errors_missing_landing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "no-such-landing"
+    code = main(["run", "--landing", str(missing), "--lake", str(tmp_path / "lake")])
+    assert code == 2
+    errors = _error_lines(capsys)
+    assert len(errors) == 1
+    assert str(missing.resolve()) in errors[0]
+    assert not (tmp_path / "lake").exists()
+
+
+def test_cli_errors_unknown_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "landing").mkdir()
+    code = main(
+        [
+            "run",
+            "--landing",
+            str(tmp_path / "landing"),
+            "--lake",
+            str(tmp_path / "lake"),
+            "--stage",
+            "nope",
+        ]
+    )
+    assert code == 2
+    errors = _error_lines(capsys)
+    assert len(errors) == 1
+    assert "nope" in errors[0]
+
+
+GOOD = [
+    {
+        "order_id": f"O{number}",
+        "line_number": "1",
+        "order_ts": "2025-01-05T10:00:00Z",
+        "store_id": "S001",
+        "product_id": "P1",
+        "quantity": "2",
+        "unit_price": "10.00",
+        "channel": "store",
+    }
+    for number in (1, 2, 3)
+]
+
+
+def test_cli_errors_bad_header_file(
+    spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    landing, lake_dir = tmp_path / "landing", tmp_path / "lake"
+    columns = load_contract("sales").column_names
+    good = write_landing_csv(landing / "sales" / "2025-01-01_sales.csv", columns, GOOD)
+    bad = write_landing_csv(
+        landing / "sales" / "2025-01-02_sales.csv",
+        [name for name in columns if name != "quantity"],
+        [{**GOOD[0], "order_id": "B1"}],
+    )
+    argv = ["run", "--landing", str(landing), "--lake", str(lake_dir)]
+
+    def reported(output: str) -> list[str]:
+        return [line for line in output.splitlines() if bad.name in line]
+
+    assert main(argv) == 1
+    first = capsys.readouterr()
+    assert any("quantity" in line for line in reported(first.out + first.err)), first.out
+    assert good.name not in "\n".join(
+        line for line in (first.out + first.err).splitlines() if "reject" in line.lower()
+    )
+    lake = lake_of(spark, landing, lake_dir)
+    bronze = lake.read("bronze", "sales")
+    assert bronze.count() == len(GOOD)
+    sources = {row[0] for row in bronze.select("_source_file").distinct().collect()}
+    assert len(sources) == 1
+    assert sources.pop().endswith(good.name)
+    assert lake.read("silver", "sales").count() == len(GOOD)
+
+    assert main(argv) == 1
+    second = capsys.readouterr()
+    assert any("quantity" in line for line in reported(second.out + second.err)), second.out
+    assert lake.read("bronze", "sales").count() == len(GOOD)
+    assert lake.read("silver", "sales").count() == len(GOOD)
