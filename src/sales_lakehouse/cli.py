@@ -41,6 +41,24 @@ def _parser() -> argparse.ArgumentParser:
 
     tables = commands.add_parser("tables", help="list tables with their version and row count")
     tables.add_argument("--lake")
+
+    produce = commands.add_parser("produce", help="send generated sale events to Kinesis or SQS")
+    produce.add_argument("--to", choices=("kinesis", "sqs"), required=True, dest="target")
+    produce.add_argument("--stream", help="Kinesis stream name (with --to kinesis)")
+    produce.add_argument("--queue", help="SQS queue name or URL (with --to sqs)")
+    produce.add_argument("--count", type=int, default=1000, help="messages to send (default 1000)")
+    produce.add_argument(
+        "--rate", type=float, help="at most N messages per second (default: no limit)"
+    )
+    produce.add_argument(
+        "--bad-share", type=float, default=0.05, help="share of broken events (0.05)"
+    )
+    produce.add_argument(
+        "--duplicate-share", type=float, default=0.02, help="share of resent events (0.02)"
+    )
+    produce.add_argument("--seed", type=int, default=7)
+    produce.add_argument("--endpoint-url", help="AWS endpoint, e.g. a local moto server")
+    produce.add_argument("--region", help="AWS region (default: from the AWS config/env)")
     return parser
 
 
@@ -99,7 +117,47 @@ def _tables(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "generate": _generate, "query": _query, "tables": _tables}
+def _produce(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from sales_lakehouse.ingest.aws import client
+    from sales_lakehouse.ingest.producer import KinesisTarget, Pacing, SqsTarget, produce
+
+    name = args.stream if args.target == "kinesis" else args.queue
+    if not name:
+        raise ValueError(
+            f"--to {args.target} needs --{'stream' if args.target == 'kinesis' else 'queue'}"
+        )
+    try:
+        aws = client(args.target, args.endpoint_url, args.region)
+        if args.target == "kinesis":
+            target: KinesisTarget | SqsTarget = KinesisTarget(aws, name)
+        else:
+            url = name if name.startswith(("http://", "https://")) else None
+            target = SqsTarget(aws, url or aws.get_queue_url(QueueName=name)["QueueUrl"])
+        summary = produce(
+            target,
+            args.count,
+            seed=args.seed,
+            bad_share=args.bad_share,
+            duplicate_share=args.duplicate_share,
+            pacing=Pacing(rate=args.rate),
+            progress=lambda done: print(f"\r{done.line()}", end="", file=sys.stderr, flush=True),
+        )
+    except (BotoCoreError, ClientError) as error:
+        raise RuntimeError(f"{args.target} {name}: {error}") from error
+    print(file=sys.stderr)
+    print(summary.line())
+    return 1 if summary.failed else 0
+
+
+COMMANDS = {
+    "run": _run,
+    "generate": _generate,
+    "query": _query,
+    "tables": _tables,
+    "produce": _produce,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -154,13 +154,43 @@ def schemas_dir() -> Path:
 
 @cache
 def load_contract(dataset: str) -> Contract:
-    """Read and validate ``schemas/<dataset>.yaml``."""
+    """Read and validate ``schemas/<dataset>.yaml``.
+
+    A contract may start with ``extends: <parent>``: it then has the parent's columns
+    first, then its own, and the parent's row rules followed by its own (a name may not
+    repeat). ``business_key`` and ``event_time`` are the child's, or the parent's when
+    the child leaves them out. This lets the sale-event contract reuse the sales-line
+    columns instead of repeating them.
+    """
+    return _load(dataset, ())
+
+
+def _load(dataset: str, chain: tuple[str, ...]) -> Contract:
+    if dataset in chain:
+        raise ValueError(f"contract {dataset!r} extends itself: {' -> '.join((*chain, dataset))}")
     path = schemas_dir() / f"{dataset}.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"no contract for dataset {dataset!r} at {path}")
     with path.open(encoding="utf-8") as handle:
         raw = yaml.safe_load(handle)
+    if isinstance(raw, dict) and "extends" in raw:
+        raw = _with_parent(raw, _load(str(raw.pop("extends")), (*chain, dataset)))
     contract = Contract.model_validate(raw)
     if contract.dataset != dataset:
         raise ValueError(f"{path} declares dataset {contract.dataset!r}, expected {dataset!r}")
     return contract
+
+
+def _with_parent(raw: dict[str, Any], parent: Contract) -> dict[str, Any]:
+    """The child's raw contract with the parent's columns and rules put in front."""
+    rules = (*parent.rules, *(RowRule.model_validate(rule) for rule in raw.get("rules") or ()))
+    names = [rule.name for rule in rules]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{raw.get('dataset')}: duplicate rule names after extending")
+    return {
+        "business_key": parent.business_key,
+        "event_time": parent.event_time,
+        **raw,
+        "columns": (*parent.columns, *(raw.get("columns") or ())),
+        "rules": rules,
+    }
