@@ -11,11 +11,28 @@ from pyspark.sql import SparkSession
 
 from sales_lakehouse.config import Settings
 from sales_lakehouse.session import build_session
+from tests.generated_lake import first_run, oracle
+
+__all__ = ["first_run", "oracle"]  # session fixtures shared by integration and quality tests
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 # A serial GC suits the small test heap on 2 cores. Not -XX:TieredStopAtLevel=1: it starts
 # the JVM a little faster but made a whole pipeline run in a warm JVM about 1.8x slower.
 os.environ.setdefault("SALES_LAKEHOUSE_JAVA_OPTS", "-XX:+UseSerialGC")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--lake DIR``: the quality suite (tests/quality) checks this lake instead of a demo.
+
+    Declared here because pytest reads ``pytest_addoption`` only from the root conftest
+    (and the conftests of the paths given on the command line), so ``pytest --lake DIR``
+    works whichever tests are selected.
+    """
+    parser.addoption(
+        "--lake",
+        default=None,
+        help="quality suite: evaluate this existing lake (default: build a demo lake)",
+    )
 
 
 @pytest.fixture(scope="session")

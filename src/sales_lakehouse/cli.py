@@ -1,11 +1,12 @@
-"""``sales-lakehouse``: run the pipeline, generate sample data, query and list tables."""
+"""``sales-lakehouse``: run the pipeline, generate sample data, query and list tables,
+check data quality."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sales_lakehouse.config import Settings, is_local
@@ -42,6 +43,34 @@ def _parser() -> argparse.ArgumentParser:
     tables = commands.add_parser("tables", help="list tables with their version and row count")
     tables.add_argument("--lake")
 
+    quality = commands.add_parser(
+        "quality", help="evaluate every contract rule against the lake and report"
+    )
+    quality.add_argument("--lake")
+    quality.add_argument("--html", type=Path, help="also write an HTML report to this file")
+    quality.add_argument(
+        "--as-of",
+        type=_timestamp,
+        help="judge freshness at this ISO time (UTC without an offset; default: now)",
+    )
+
+    maintain = commands.add_parser(
+        "maintain", help="compact (OPTIMIZE) and clean up (VACUUM) every table of the lake"
+    )
+    maintain.add_argument("--lake")
+    maintain.add_argument(
+        "--vacuum-hours",
+        type=float,
+        default=168.0,
+        help="keep files unreferenced for fewer hours than this (default 168, the minimum)",
+    )
+    maintain.add_argument(
+        "--allow-short-retention",
+        action="store_true",
+        help="accept --vacuum-hours below 168 (breaks time travel and slow readers)",
+    )
+    maintain.add_argument("--no-vacuum", action="store_true", help="compact only")
+
     produce = commands.add_parser("produce", help="send generated sale events to Kinesis or SQS")
     produce.add_argument("--to", choices=("kinesis", "sqs"), required=True, dest="target")
     produce.add_argument("--stream", help="Kinesis stream name (with --to kinesis)")
@@ -60,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     produce.add_argument("--endpoint-url", help="AWS endpoint, e.g. a local moto server")
     produce.add_argument("--region", help="AWS region (default: from the AWS config/env)")
     return parser
+
+
+def _timestamp(text: str) -> datetime:
+    """An ISO date or timestamp as naive UTC."""
+    moment = datetime.fromisoformat(text)
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _session(settings: Settings):  # type: ignore[no-untyped-def]
@@ -117,6 +152,40 @@ def _tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quality(args: argparse.Namespace) -> int:
+    from sales_lakehouse.pipeline.quality import run_quality
+    from sales_lakehouse.quality.report import html_report, text_report
+
+    settings = Settings.from_args(lake=args.lake)
+    if is_local(settings.lake) and not Path(settings.lake).is_dir():
+        raise FileNotFoundError(f"lake {settings.lake} does not exist: run the pipeline first")
+    found = run_quality(_session(settings), settings, as_of=args.as_of)
+    print("\n".join(text_report(found.results, found.quarantine)))
+    if args.html:
+        args.html.write_text(html_report(found.results, found.quarantine), encoding="utf-8")
+        print(f"html report: {args.html}")
+    return 1 if found.failed else 0
+
+
+def _maintain(args: argparse.Namespace) -> int:
+    from sales_lakehouse.lake import Lake
+    from sales_lakehouse.pipeline.maintenance import check_retention, maintain
+
+    check_retention(args.vacuum_hours, allow_short_retention=args.allow_short_retention)
+    settings = Settings.from_args(lake=args.lake)
+    if is_local(settings.lake) and not Path(settings.lake).is_dir():
+        raise FileNotFoundError(f"lake {settings.lake} does not exist: run the pipeline first")
+    results = maintain(
+        Lake(_session(settings), settings),
+        vacuum_hours=args.vacuum_hours,
+        allow_short_retention=args.allow_short_retention,
+        vacuum=not args.no_vacuum,
+    )
+    for result in results:
+        print(f"{result.table:32} files {result.files_before:6} -> {result.files_after:6}")
+    return 0
+
+
 def _produce(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -156,6 +225,8 @@ COMMANDS = {
     "generate": _generate,
     "query": _query,
     "tables": _tables,
+    "quality": _quality,
+    "maintain": _maintain,
     "produce": _produce,
 }
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sales_lakehouse.contracts import load_contract
 
-LAYERS: tuple[str, ...] = ("bronze", "silver", "gold", "quarantine", "meta")
+LAYERS: tuple[str, ...] = ("bronze", "silver", "gold", "quarantine", "meta", "quality")
 
 
 def normalize_root(root: str) -> str:

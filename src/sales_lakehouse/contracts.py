@@ -28,6 +28,12 @@ _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 _SIMPLE_TYPES = {"string", "int", "long", "date", "timestamp", "boolean"}
 
 Action = Literal["quarantine", "warn", "fail"]
+# Dataset-level checks judge a whole table or batch, so they cannot quarantine a row.
+CheckAction = Literal["warn", "fail"]
+CheckType = Literal[
+    "unique", "referential", "freshness", "row_count", "reconciliation", "quarantine_fraction"
+]
+_MAX_AGE = re.compile(r"^(\d+(?:\.\d+)?)\s*([hd])$")
 
 
 class Column(BaseModel):
@@ -78,8 +84,102 @@ class RowRule(BaseModel):
     action: Action = "quarantine"
 
 
+class DatasetCheck(BaseModel):
+    """A check on a whole table or batch (``checks:`` in a contract), not on one row.
+
+    Which fields apply depends on ``type``:
+
+    * ``unique``: ``columns`` (default: the business key) hold no value twice.
+    * ``referential``: every non-null ``column`` value exists in ``references``
+      (``<dataset>.<column>``).
+    * ``freshness``: the newest ``column`` value (default: the event time) is at most
+      ``max_age`` (``36h``, ``2d``) older than the run time or the given as-of time.
+    * ``row_count``: the row count is within ``min_rows`` / ``max_rows``, and, with
+      ``anomaly_k``, within mean ± k x standard deviation of the previous runs' counts
+      (skipped while fewer than ``min_history`` previous runs are recorded).
+    * ``reconciliation``: ``compare: silver_gold`` (net amount and line count per sale
+      date in silver.sales, gold.fact_sales and gold.daily_sales; ``scope`` run or all
+      dates) or ``compare: bronze_silver`` (a run's rows in = accepted + quarantined +
+      duplicates).
+    * ``quarantine_fraction``: at most ``max_fraction`` of a batch is quarantined
+      (batches under ``min_batch_rows`` rows are skipped: too small to judge a share).
+
+    ``max_fraction`` also lets ``unique`` and ``referential`` tolerate a share of failing
+    rows (default 0: any failing row fails the check).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    type: CheckType
+    description: str
+    action: CheckAction = "warn"
+    columns: tuple[str, ...] = ()
+    column: str | None = None
+    references: str | None = None
+    max_age: str | None = None
+    min_rows: int | None = Field(default=None, ge=0)
+    max_rows: int | None = Field(default=None, ge=0)
+    anomaly_k: float | None = Field(default=None, gt=0)
+    min_history: int = Field(default=5, ge=1)
+    history_window: int = Field(default=10, ge=1)
+    compare: Literal["silver_gold", "bronze_silver"] | None = None
+    scope: Literal["run", "all"] = "run"
+    max_fraction: float | None = Field(default=None, ge=0, le=1)
+    min_batch_rows: int = Field(default=0, ge=0)
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _no_quarantine(cls, value: Any) -> Any:
+        if value == "quarantine":
+            raise ValueError("dataset-level checks take action warn or fail, not quarantine")
+        return value
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> DatasetCheck:
+        needed: dict[str, tuple[bool, str]] = {
+            "referential": (
+                self.column is not None and self.references is not None,
+                "column and references",
+            ),
+            "freshness": (self.max_age is not None, "max_age"),
+            "row_count": (
+                any(v is not None for v in (self.min_rows, self.max_rows, self.anomaly_k)),
+                "min_rows, max_rows or anomaly_k",
+            ),
+            "reconciliation": (self.compare is not None, "compare"),
+            "quarantine_fraction": (self.max_fraction is not None, "max_fraction"),
+        }
+        ok, fields = needed.get(self.type, (True, ""))
+        if not ok:
+            raise ValueError(f"check {self.name!r} ({self.type}) needs {fields}")
+        if self.references is not None and len(self.references.split(".")) != 2:
+            raise ValueError(f"check {self.name!r}: references must be <dataset>.<column>")
+        if self.max_age is not None and not _MAX_AGE.match(self.max_age):
+            raise ValueError(f"check {self.name!r}: max_age must look like 36h or 2d")
+        if self.compare == "silver_gold" and self.action == "fail":
+            # Gold is written after silver has committed, by a stage that commits its marts
+            # one by one; nothing could be held back, so this check may only warn.
+            raise ValueError(f"check {self.name!r}: a silver_gold reconciliation can only warn")
+        return self
+
+    @property
+    def max_age_hours(self) -> float | None:
+        """``max_age`` in hours (``2d`` is 48)."""
+        match = _MAX_AGE.match(self.max_age or "")
+        if not match:
+            return None
+        return float(match.group(1)) * (24 if match.group(2) == "d" else 1)
+
+    @property
+    def referenced(self) -> tuple[str, str]:
+        """(dataset, column) a referential check points at."""
+        dataset, column = (self.references or ".").split(".")
+        return dataset, column
+
+
 class Contract(BaseModel):
-    """A dataset's contract: columns in landing order, business key and row rules."""
+    """A dataset's contract: columns in landing order, business key, row rules and checks."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -89,6 +189,7 @@ class Contract(BaseModel):
     event_time: str
     columns: tuple[Column, ...]
     rules: tuple[RowRule, ...] = Field(default_factory=tuple)
+    checks: tuple[DatasetCheck, ...] = Field(default_factory=tuple)
 
     @model_validator(mode="after")
     def _keys_are_columns(self) -> Contract:
@@ -98,6 +199,15 @@ class Contract(BaseModel):
         for key in (*self.business_key, self.event_time):
             if key not in names:
                 raise ValueError(f"{self.dataset}: {key!r} is not a column")
+        for check in self.checks:
+            for column in (*check.columns, *([check.column] if check.column else [])):
+                if column not in names:
+                    raise ValueError(
+                        f"{self.dataset}: check {check.name!r}: {column!r} is not a column"
+                    )
+        rule_names = [*(rule.name for rule in self.rules), *(check.name for check in self.checks)]
+        if len(set(rule_names)) != len(rule_names):
+            raise ValueError(f"{self.dataset}: duplicate rule or check names")
         return self
 
     @property
@@ -159,8 +269,9 @@ def load_contract(dataset: str) -> Contract:
     A contract may start with ``extends: <parent>``: it then has the parent's columns
     first, then its own, and the parent's row rules followed by its own (a name may not
     repeat). ``business_key`` and ``event_time`` are the child's, or the parent's when
-    the child leaves them out. This lets the sale-event contract reuse the sales-line
-    columns instead of repeating them.
+    the child leaves them out. Dataset-level ``checks`` are not inherited: they judge
+    one table (its keys, references, volume), which the child is not. This lets the
+    sale-event contract reuse the sales-line columns instead of repeating them.
     """
     return _load(dataset, ())
 

@@ -153,6 +153,15 @@ class Lake:
         self.register(layer, name)
         return int(self.commit_metrics(layer, name, since=before).get("numOutputRows", 0))
 
+    def append_rows(self, df: DataFrame, layer: str, name: str, schema: T.StructType) -> None:
+        """Append to a log table (created with ``schema`` if absent), without a transaction id.
+
+        For audit logs such as ``quality.dq_results``: every evaluation is a new record, so
+        a replay appending again is the truth, not a duplicate to suppress.
+        """
+        self.ensure(layer, name, schema)
+        df.write.format("delta").mode("append").save(self.path(layer, name))
+
     def overwrite(
         self,
         df: DataFrame,
@@ -202,6 +211,37 @@ class Lake:
             .option("replaceWhere", predicate)
             .save(self.path(layer, name))
         )
+
+    def checkpoint(self, layer: str, name: str) -> str:
+        """Where the streaming query that writes ``<layer>.<name>`` keeps its progress."""
+        return f"{self.settings.lake}/_checkpoints/{layer}_{name}"
+
+    def append_stream(self, stream: DataFrame, layer: str, name: str) -> int:
+        """Append everything a streaming source has not delivered yet, then stop.
+
+        ``Trigger.AvailableNow`` with a checkpoint under the lake: each source file is
+        processed once, and the Delta sink commits each micro-batch with the query id and
+        batch id as its transaction id, so a batch replayed after a crash between the
+        Delta commit and the checkpoint's own commit is skipped, not written twice.
+        Returns the rows the query's commits wrote.
+        """
+        before = self.version(layer, name)
+        query = (
+            stream.writeStream.format("delta")
+            .outputMode("append")
+            .option("checkpointLocation", self.checkpoint(layer, name))
+            .trigger(availableNow=True)
+            .start(self.path(layer, name))
+        )
+        query.awaitTermination()
+        self.register(layer, name)
+        return self.rows_added_since(layer, name, before)
+
+    def rows_added_since(self, layer: str, name: str, version: int) -> int:
+        """Rows written by the table's commits after ``version``."""
+        history = DeltaTable.forPath(self.spark, self.path(layer, name)).history()
+        newer = history.filter(F.col("version") > version).select("operationMetrics").collect()
+        return sum(int((row[0] or {}).get("numOutputRows", 0)) for row in newer)
 
     def merge(
         self,
@@ -272,9 +312,52 @@ class Lake:
     def table_names(self) -> list[tuple[str, str]]:
         """(layer, name) of every Delta table under the lake root's layer folders."""
         found = []
-        for database in ("bronze", "silver", "gold", "quarantine", "meta"):
+        for database in ("bronze", "silver", "gold", "quarantine", "meta", "quality"):
             if not self.spark.catalog.databaseExists(database):
                 continue
             for table in self.spark.catalog.listTables(database):
                 found.append((database, table.name))
         return sorted(found)
+
+    # --- maintenance: compaction, cleanup and file counts (see pipeline/maintenance.py) ---
+
+    def file_count(self, layer: str, name: str) -> int:
+        """Data files in the table's current snapshot (``DESCRIBE DETAIL`` numFiles).
+
+        Counts the live files a reader must open, not the files on storage: VACUUM is what
+        deletes the files older snapshots still reference.
+        """
+        row = self.spark.sql(f"DESCRIBE DETAIL delta.`{self.path(layer, name)}`").first()
+        return 0 if row is None else int(row["numFiles"] or 0)
+
+    def optimize(self, layer: str, name: str, zorder_by: Sequence[str] = ()) -> dict[str, Any]:
+        """Compact the table's small files (``OPTIMIZE``), Z-ordered by ``zorder_by`` if given.
+
+        A compaction commit carries ``dataChange = false``, so change-feed readers (silver
+        reads bronze's feed, gold reads silver's) skip it. Returns Delta's optimize metrics
+        (numFilesAdded, numFilesRemoved, ...).
+        """
+        builder = DeltaTable.forPath(self.spark, self.path(layer, name)).optimize()
+        result = builder.executeZOrderBy(*zorder_by) if zorder_by else builder.executeCompaction()
+        row = result.first()
+        metrics = None if row is None else row["metrics"]
+        return {} if metrics is None else dict(metrics.asDict(recursive=True))
+
+    def vacuum(
+        self, layer: str, name: str, retention_hours: float, *, allow_short_retention: bool = False
+    ) -> None:
+        """Delete files no snapshot younger than ``retention_hours`` needs (``VACUUM``).
+
+        Delta refuses a retention below its table default (7 days) because a reader or
+        writer still using an older snapshot would lose its files. Only with
+        ``allow_short_retention`` is that check switched off, for this call only.
+        """
+        check = "spark.databricks.delta.retentionDurationCheck.enabled"
+        previous = self.spark.conf.get(check, "true")
+        if allow_short_retention:
+            self.spark.conf.set(check, "false")
+        try:
+            DeltaTable.forPath(self.spark, self.path(layer, name)).vacuum(retention_hours)
+        finally:
+            if allow_short_retention:
+                self.spark.conf.set(check, previous or "true")

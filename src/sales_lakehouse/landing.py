@@ -78,3 +78,18 @@ def read_csv_files(spark: SparkSession, paths: list[str], header: list[str]) -> 
         .csv(paths)
         .withColumn(SOURCE_FILE, F.col("_metadata.file_path"))
     )
+
+
+def stream_text_files(
+    spark: SparkSession, folder: str, *, max_files_per_trigger: int | None = None
+) -> DataFrame:
+    """A streaming read of every file under ``folder`` as text lines, with their file.
+
+    Sub-folders (``ingest_date=…``) are read recursively; files of any name are taken,
+    since Kinesis Data Firehose writes objects without an extension; ``.gz`` files are
+    decompressed. Hidden files (``.`` or ``_`` prefix) are skipped, as Spark always does.
+    """
+    reader = spark.readStream.format("text").option("recursiveFileLookup", "true")
+    if max_files_per_trigger is not None:
+        reader = reader.option("maxFilesPerTrigger", str(max_files_per_trigger))
+    return reader.load(folder).withColumn(SOURCE_FILE, F.col("_metadata.file_path"))

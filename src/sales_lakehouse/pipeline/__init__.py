@@ -8,8 +8,11 @@ from sales_lakehouse.config import Settings
 from sales_lakehouse.contracts import DATASETS
 from sales_lakehouse.lake import Lake
 from sales_lakehouse.pipeline.bronze import ingest_bronze
+from sales_lakehouse.pipeline.events import ingest_events_bronze
+from sales_lakehouse.pipeline.gold import CONSUMER as GOLD_CONSUMER
 from sales_lakehouse.pipeline.gold import refresh_gold
-from sales_lakehouse.pipeline.silver import refresh_silver
+from sales_lakehouse.pipeline.quality import check_gold
+from sales_lakehouse.pipeline.silver import run_silver
 from sales_lakehouse.pipeline.summary import (
     AccountingError,
     Progress,
@@ -51,15 +54,24 @@ def run(
     if stage in ("bronze", "all"):
         for dataset in datasets:
             summary.stats.append(ingest_bronze(lake, dataset, progress))
+        events = ingest_events_bronze(lake, progress) if "sales" in datasets else None
+        if events is not None:
+            summary.stats.append(events)
     if stage in ("silver", "all"):
-        for dataset in datasets:
-            stats = refresh_silver(lake, dataset, full_refresh=full_refresh, progress=progress)
+        # All datasets are staged and checked before any of them is committed.
+        for stats in run_silver(lake, datasets, full_refresh=full_refresh, progress=progress):
             if not stats.balanced:
                 raise AccountingError(
-                    f"{dataset}: {stats.rows_in} rows in but {stats.accepted} accepted + "
+                    f"{stats.dataset}: {stats.rows_in} rows in but {stats.accepted} accepted + "
                     f"{stats.quarantined} quarantined + {stats.duplicates} duplicates"
                 )
             summary.stats.append(stats)
     if stage in ("gold", "all"):
+        since = None if full_refresh else lake.watermark(GOLD_CONSUMER, "silver/sales")
         summary.gold_rows = refresh_gold(lake, full_refresh=full_refresh, progress=progress)
+        if summary.gold_rows:
+            results = check_gold(lake, since)
+            summary.quality_warnings += [
+                f"{r.dataset}.{r.rule}: {r.message}" for r in results if not r.passed
+            ]
     return summary

@@ -3,10 +3,18 @@
 Which bronze rows are new is decided by a watermark (the last bronze version processed)
 and the bronze change feed. Every write of the stage is safe to replay: quarantine
 appends carry a Delta transaction id, and MERGE rewrites only rows whose values changed.
+
+Quality: every dataset of the stage is staged first; the row rules' results and the
+contracts' dataset checks are evaluated on the staged (not yet committed) batches and
+tables and appended to ``quality.dq_results``; a ``fail`` rule that broke then stops the
+stage with :class:`StageFailedError` before its first data commit, leaving silver,
+quarantine and the watermarks of every dataset untouched.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pyspark import StorageLevel
@@ -16,8 +24,28 @@ from pyspark.sql import functions as F
 from sales_lakehouse.bronze import bronze_schema
 from sales_lakehouse.contracts import Contract, load_contract
 from sales_lakehouse.lake import Lake
-from sales_lakehouse.pipeline.summary import AccountingError, Progress, StageFailedError, StageStats
-from sales_lakehouse.quality.rules import FAILURES, blocking
+from sales_lakehouse.pipeline.quality import (
+    CHECK_ORDER,
+    context,
+    record_and_guard,
+    references,
+    row_count_history,
+)
+from sales_lakehouse.pipeline.summary import (
+    AccountingError,
+    Progress,
+    StageStats,
+)
+from sales_lakehouse.quality.checks import RunCounts
+from sales_lakehouse.quality.engine import (
+    CheckInputs,
+    batch_counts,
+    evaluate_checks,
+    row_rule_results,
+    stage_checks,
+)
+from sales_lakehouse.quality.results import CheckResult, EvalContext, blocking
+from sales_lakehouse.quality.rules import FAILURES
 from sales_lakehouse.silver.common import (
     ROW_HASH,
     accepted_rows,
@@ -74,73 +102,139 @@ def changed_rows(latest: DataFrame, existing: DataFrame, keys: list[str]) -> Dat
     return joined.filter(keep).drop("__t_hash", "__t_ingested_at", "__t_source_file")
 
 
-def refresh_silver(
-    lake: Lake, dataset: str, *, full_refresh: bool, progress: Progress
-) -> StageStats:
-    """Bring ``silver.<dataset>`` and ``quarantine.<dataset>`` up to date with bronze."""
-    contract, stats = load_contract(dataset), StageStats("silver", dataset)
-    consumer, source = f"silver_{dataset}", f"bronze/{dataset}"
+@dataclass
+class StagedSilver:
+    """One dataset's silver batch, validated and checked but not committed yet.
+
+    ``validated`` and ``rows`` are persisted until :meth:`release`; ``table`` is the view
+    of the table after the commit (what unique/referential/freshness checks judge).
+    """
+
+    dataset: str
+    contract: Contract
+    stats: StageStats
+    until: int
+    from_scratch: bool
+    validated: DataFrame | None = None
+    rows: DataFrame | None = None
+    quarantine: DataFrame | None = None
+    existing: DataFrame | None = None
+    table: DataFrame | None = None
+    counts: RunCounts | None = None
+    results: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def consumer(self) -> str:
+        return f"silver_{self.dataset}"
+
+    @property
+    def source(self) -> str:
+        return f"bronze/{self.dataset}"
+
+    def release(self) -> None:
+        for df in (self.rows, self.validated):
+            if df is not None:
+                df.unpersist()
+
+
+def run_silver(
+    lake: Lake, datasets: Sequence[str], *, full_refresh: bool, progress: Progress
+) -> list[StageStats]:
+    """Bring silver and quarantine up to date with bronze for ``datasets``, all or nothing.
+
+    Every dataset is staged and checked first (references before the datasets pointing at
+    them, so a referential check sees the staged products); the results of all of them
+    are appended to ``quality.dq_results``; a broken ``fail`` rule then raises
+    :class:`StageFailedError` before any silver, quarantine or watermark commit.
+    """
+    ctx = context(lake.settings, "silver")
+    staged: list[StagedSilver] = []
+    try:
+        for dataset in sorted(datasets, key=CHECK_ORDER.index):
+            tables = {s.dataset: s.table for s in staged if s.table is not None}
+            staged.append(
+                stage_silver(lake, dataset, full_refresh=full_refresh, ctx=ctx, staged=tables)
+            )
+        results = [r for s in staged for r in s.results]
+        failing = sorted({r.dataset for r in blocking(results)})
+        record_and_guard(lake, "silver", ", ".join(failing), results)
+        for batch in staged:
+            commit_silver(lake, batch, progress)
+    finally:
+        for batch in staged:
+            batch.release()
+    return [batch.stats for batch in staged]
+
+
+def stage_silver(
+    lake: Lake,
+    dataset: str,
+    *,
+    full_refresh: bool,
+    ctx: EvalContext,
+    staged: Mapping[str, DataFrame],
+) -> StagedSilver:
+    """Validate the new bronze rows, split and deduplicate them, and evaluate every rule.
+
+    ``staged``: other datasets' staged tables, which referential checks prefer to the
+    committed ones. Nothing is written.
+    """
+    contract = load_contract(dataset)
     until = lake.version("bronze", dataset)
-    since = None if full_refresh else lake.watermark(consumer, source)
+    since = None if full_refresh else lake.watermark(f"silver_{dataset}", f"bronze/{dataset}")
+    batch = StagedSilver(dataset, contract, StageStats("silver", dataset), until, since is None)
     if until < 0 or since == until:
-        progress(f"silver {dataset}: nothing new in bronze")
-        return stats
+        return batch
     defaults = {"currency": lake.settings.default_currency}
     validated = validate(_bronze_batch(lake, dataset, since, until), contract, defaults)
-    validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        _count_validated(validated, dataset, stats)
-        _apply(
-            lake,
-            dataset=dataset,
-            contract=contract,
-            validated=validated,
-            stats=stats,
-            from_scratch=since is None,
-            until=until,
-        )
-    finally:
-        validated.unpersist()
-    lake.set_watermarks(consumer, {source: until})
-    progress(
-        f"silver {dataset}: {stats.rows_in} rows in, {stats.accepted} accepted, "
-        f"{stats.quarantined} quarantined, {stats.duplicates} duplicates"
+    batch.validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
+    batch.results = _count_validated(batch.validated, contract, batch.stats, ctx)
+    if blocking(batch.results):
+        return batch  # the row rules already stop the stage; no need to stage further
+    _stage_rows(lake, batch)
+    assert batch.table is not None and batch.counts is not None
+    inputs = CheckInputs(
+        table=batch.table,
+        rows=batch.counts.rows_in,
+        counts=batch.counts,
+        references={**references(lake, contract), **staged},
+        history=row_count_history(lake, "silver", dataset, ctx.run_id),
     )
-    return stats
+    checks = evaluate_checks(contract, inputs, ctx, stage_checks(contract, "silver"))
+    batch.results += checks
+    batch.stats.quality_warnings = [
+        f"{r.rule}: {r.message}" for r in checks if not r.passed and r.action == "warn"
+    ]
+    return batch
 
 
-def _count_validated(validated: DataFrame, dataset: str, stats: StageStats) -> None:
-    """Count rows in, quarantined and warned in one pass; stop if a ``fail`` rule fired."""
-    failing = F.exists(F.col(FAILURES), lambda f: f["action"] == "fail")
-    counts = validated.agg(
-        F.count(F.lit(1)).alias("rows_in"),
-        F.count_if(failing).alias("failing"),
-        F.count_if(blocking(F.col(FAILURES))).alias("quarantined"),
-        F.count_if(F.size(FAILURES) > 0).alias("flagged"),
-    ).first()
-    assert counts is not None
-    if counts["failing"]:
-        raise StageFailedError(
-            f"silver {dataset}: {counts['failing']} rows broke a rule with action 'fail'"
-        )
-    stats.rows_in, stats.quarantined = int(counts["rows_in"]), int(counts["quarantined"])
-    stats.warnings = int(counts["flagged"]) - stats.quarantined
+def _count_validated(
+    validated: DataFrame, contract: Contract, stats: StageStats, ctx: EvalContext
+) -> list[CheckResult]:
+    """Count rows in, quarantined and warned; return every row rule's result."""
+    counts = batch_counts(validated)
+    stats.rows_in, stats.quarantined = counts.rows_in, counts.quarantined
+    stats.warnings = counts.flagged - counts.quarantined
+    return row_rule_results(validated, contract, ctx, counts.rows_in)
 
 
-def _apply(
-    lake: Lake,
-    *,
-    dataset: str,
-    contract: Contract,
-    validated: DataFrame,
-    stats: StageStats,
-    from_scratch: bool,
-    until: int,
-) -> None:
+def table_after(existing: DataFrame, staged: DataFrame, contract: Contract) -> DataFrame:
+    """The contract columns the table will hold once ``staged`` is merged into ``existing``:
+    stored rows whose key is not staged, plus the staged rows. What table-level checks
+    (unique, referential, freshness) judge before anything is committed."""
+    keys, columns = list(contract.business_key), contract.column_names
+    kept = existing.select(*columns).join(staged.select(*keys), keys, how="left_anti")
+    return kept.unionByName(staged.select(*columns))
+
+
+def _stage_rows(lake: Lake, batch: StagedSilver) -> None:
+    """Quarantine rows, the changed latest versions (persisted) and the batch accounting."""
+    assert batch.validated is not None
+    dataset, contract, stats = batch.dataset, batch.contract, batch.stats
     keys = list(contract.business_key)
     quarantined_at = datetime.now(UTC).replace(tzinfo=None)
-    quarantine = to_quarantine(rejected_rows(validated), contract, quarantined_at)
-    latest, superseded = latest_per_key(accepted_rows(validated), keys)
+    batch.quarantine = to_quarantine(rejected_rows(batch.validated), contract, quarantined_at)
+    latest, superseded = latest_per_key(accepted_rows(batch.validated), keys)
     candidates = latest.count()
     superseded_count = superseded.count()
     if stats.rows_in != stats.quarantined + superseded_count + candidates:
@@ -148,27 +242,62 @@ def _apply(
             f"silver {dataset}: {stats.rows_in} rows in, but {stats.quarantined} quarantined + "
             f"{superseded_count} superseded + {candidates} latest"
         )
-    empty = shape_silver(dataset, validate(_empty_bronze(lake, contract), contract), contract)
-    lake.ensure("silver", dataset, empty.schema, change_feed=True)
-    lake.ensure("quarantine", dataset, quarantine.schema)
-    existing = empty if from_scratch else lake.read("silver", dataset)
-    rows = changed_rows(
-        latest.select(*[c for c in latest.columns if c != FAILURES]), existing, keys
+    empty = _empty_silver(lake, contract)
+    batch.existing = empty if batch.from_scratch else lake.read("silver", dataset)
+    batch.rows = changed_rows(
+        latest.select(*[c for c in latest.columns if c != FAILURES]), batch.existing, keys
     ).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        stats.accepted = rows.count()
-        stats.duplicates = stats.rows_in - stats.quarantined - stats.accepted
-        if from_scratch:
-            lake.overwrite(quarantine, "quarantine", dataset)
-            silver = shape_silver(dataset, rows, contract)
-            lake.overwrite(silver, "silver", dataset, change_feed=True)
-        else:
-            lake.append(quarantine, "quarantine", dataset, txn=(f"silver-{dataset}", until))
-            _upsert(
-                lake, dataset=dataset, contract=contract, rows=rows, existing=existing, keys=keys
-            )
-    finally:
-        rows.unpersist()
+    stats.accepted = batch.rows.count()
+    stats.duplicates = stats.rows_in - stats.quarantined - stats.accepted
+    # Counted independently of stats.duplicates: superseded copies in the batch plus
+    # latest versions identical to what silver holds.
+    duplicates = superseded_count + candidates - stats.accepted
+    batch.counts = RunCounts(stats.rows_in, stats.quarantined, stats.accepted, duplicates)
+    batch.table = table_after(batch.existing, batch.rows, contract)
+
+
+def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
+    """Write a staged batch: quarantine, silver (overwrite or MERGE), then the watermark."""
+    dataset, stats = batch.dataset, batch.stats
+    if batch.validated is None:
+        progress(f"silver {dataset}: nothing new in bronze")
+        return
+    assert batch.rows is not None and batch.quarantine is not None
+    assert batch.existing is not None
+    if not stats.balanced:
+        raise AccountingError(
+            f"{dataset}: {stats.rows_in} rows in but {stats.accepted} accepted + "
+            f"{stats.quarantined} quarantined + {stats.duplicates} duplicates"
+        )
+    contract, keys = batch.contract, list(batch.contract.business_key)
+    lake.ensure("silver", dataset, _empty_silver(lake, contract).schema, change_feed=True)
+    lake.ensure("quarantine", dataset, batch.quarantine.schema)
+    if batch.from_scratch:
+        lake.overwrite(batch.quarantine, "quarantine", dataset)
+        silver = shape_silver(dataset, batch.rows, contract)
+        lake.overwrite(silver, "silver", dataset, change_feed=True)
+    else:
+        txn = (f"silver-{dataset}", batch.until)
+        lake.append(batch.quarantine, "quarantine", dataset, txn=txn)
+        _upsert(
+            lake,
+            dataset=dataset,
+            contract=contract,
+            rows=batch.rows,
+            existing=batch.existing,
+            keys=keys,
+        )
+    lake.set_watermarks(batch.consumer, {batch.source: batch.until})
+    progress(
+        f"silver {dataset}: {stats.rows_in} rows in, {stats.accepted} accepted, "
+        f"{stats.quarantined} quarantined, {stats.duplicates} duplicates"
+    )
+
+
+def _empty_silver(lake: Lake, contract: Contract) -> DataFrame:
+    """The dataset's silver shape with no rows (the table's schema on creation)."""
+    empty = validate(_empty_bronze(lake, contract), contract)
+    return shape_silver(contract.dataset, empty, contract)
 
 
 def _empty_bronze(lake: Lake, contract: Contract) -> DataFrame:

@@ -30,6 +30,8 @@ class StageStats:
     duplicates: int = 0
     warnings: int = 0
     rejected_files: list[tuple[str, str]] = field(default_factory=list)
+    # "<rule>: <message>" of every quality rule that broke without stopping the stage.
+    quality_warnings: list[str] = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
@@ -43,7 +45,10 @@ class AccountingError(RuntimeError):
 
 
 class StageFailedError(RuntimeError):
-    """A rule with action ``fail`` fired: the stage stopped before committing anything."""
+    """A rule with action ``fail`` fired: the stage stopped before committing anything.
+
+    Only ``quality.dq_results``, the audit log of rule evaluations, records the failure.
+    """
 
 
 @dataclass
@@ -51,6 +56,7 @@ class RunSummary:
     run_id: str
     stats: list[StageStats] = field(default_factory=list)
     gold_rows: dict[str, int] = field(default_factory=dict)
+    quality_warnings: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> list[str]:
@@ -67,7 +73,7 @@ class RunSummary:
             (
                 s.stage,
                 s.dataset,
-                str(s.files),
+                str(s.files) if s.stage == "bronze" else "-",
                 str(s.rows_in),
                 str(s.accepted) if s.stage == "silver" else "-",
                 str(s.quarantined) if s.stage == "silver" else "-",
@@ -83,5 +89,7 @@ class RunSummary:
             out.append(
                 "gold rows written: " + ", ".join(f"{k} {v}" for k, v in self.gold_rows.items())
             )
+        warnings = [f"{s.dataset}.{w}" for s in self.stats for w in s.quality_warnings]
+        out += [f"quality warning: {w}" for w in warnings + self.quality_warnings]
         out += [f"rejected file: {error}" for error in self.errors]
         return out

@@ -8,7 +8,7 @@ array column so a quarantined row carries all its reasons.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame
@@ -28,6 +28,9 @@ class Check:
     fails: SparkColumn
     reason: SparkColumn
     action: Action = "quarantine"
+    # The rule type shown in quality results: required, type, min, max, allowed, pattern,
+    # malformed or row_rule.
+    kind: str = "row_rule"
     # Row rules combine several columns; they are only evaluated on rows whose columns
     # all passed their own checks, so one bad value is reported once, where it is.
     row_rule: bool = False
@@ -108,7 +111,8 @@ def column_checks(column: Column) -> list[Check]:
                 ),
             )
         )
-    return checks
+    # Column rule names are <column>_<kind>; the kind is what quality results report.
+    return [replace(check, kind=check.rule.removeprefix(f"{name}_")) for check in checks]
 
 
 def contract_checks(contract: Contract) -> list[Check]:
@@ -121,6 +125,7 @@ def contract_checks(contract: Contract) -> list[Check]:
                 F.lit("line does not have the header's number of fields: "),
                 _quoted(F.col("_raw_line")),
             ),
+            kind="malformed",
         )
     ]
     for column in contract.columns:

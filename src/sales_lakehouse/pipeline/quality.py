@@ -1,0 +1,225 @@
+"""Quality wiring: read what the checks need, write ``quality.dq_results``, stop on fail.
+
+``quality.dq_results`` is the audit log of every evaluation. It is appended *before* a
+stage decides whether to stop, so a ``fail`` that halts a stage is still recorded, while
+every data table (bronze, silver, quarantine, gold, meta) stays at its previous version.
+The ``sales-lakehouse quality`` command (:func:`run_quality`) evaluates the whole suite
+against an existing lake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from sales_lakehouse.config import Settings
+from sales_lakehouse.contracts import Contract, load_contract
+from sales_lakehouse.lake import Lake
+from sales_lakehouse.pipeline.summary import Progress, StageFailedError, console_progress
+from sales_lakehouse.quality.checks import RunCounts
+from sales_lakehouse.quality.engine import (
+    CheckInputs,
+    GoldFrames,
+    batch_counts,
+    evaluate_checks,
+    row_rule_results,
+    stage_checks,
+)
+from sales_lakehouse.quality.results import (
+    CheckResult,
+    EvalContext,
+    blocking,
+    failure_message,
+    result_rows,
+    result_schema,
+)
+from sales_lakehouse.silver.common import validate
+
+RESULTS = ("quality", "dq_results")
+# References first: a referential check on sales sees the products and promotions the
+# same run has just committed.
+CHECK_ORDER = ("products", "promotions", "sales")
+
+
+def utc_now() -> datetime:
+    """Now as a naive UTC datetime (how every timestamp column of the lake is stored)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def context(settings: Settings, stage: str, as_of: datetime | None = None) -> EvalContext:
+    """The evaluation context of a stage: freshness is judged at ``as_of`` or the run start."""
+    start = settings.started_at.astimezone(UTC).replace(tzinfo=None)
+    return EvalContext(settings.run_id, stage, utc_now(), as_of or start)
+
+
+def record(lake: Lake, results: Sequence[CheckResult]) -> None:
+    """Append results to ``quality.dq_results`` (created and registered on first use)."""
+    if not results:
+        return
+    schema = result_schema()
+    rows = lake.spark.createDataFrame(result_rows(results), schema)
+    lake.append_rows(rows, *RESULTS, schema)
+
+
+def record_and_guard(lake: Lake, stage: str, dataset: str, results: Sequence[CheckResult]) -> None:
+    """Record the results, then stop the stage if a ``fail`` rule broke.
+
+    Call this before the stage's first data commit: the results are the only write.
+    """
+    record(lake, results)
+    failed = blocking(results)
+    if failed:
+        raise StageFailedError(failure_message(stage, dataset, failed))
+
+
+def row_count_history(lake: Lake, stage: str, dataset: str, run_id: str) -> dict[str, list[int]]:
+    """Earlier row_count observations per rule for this stage and dataset, oldest first."""
+    if not lake.exists(*RESULTS):
+        return {}
+    rows = (
+        lake.read(*RESULTS)
+        .filter(
+            (F.col("stage") == stage)
+            & (F.col("dataset") == dataset)
+            & (F.col("rule_type") == "row_count")
+            & (F.col("run_id") != run_id)
+        )
+        .select("rule", "rows_checked", "evaluated_at")
+        .orderBy("evaluated_at")
+        .collect()
+    )
+    history: dict[str, list[int]] = {}
+    for row in rows:
+        history.setdefault(row["rule"], []).append(int(row["rows_checked"]))
+    return history
+
+
+def references(lake: Lake, contract: Contract) -> dict[str, DataFrame]:
+    """The committed silver tables the contract's referential checks point at."""
+    wanted = {c.referenced[0] for c in contract.checks if c.type == "referential"}
+    return {name: lake.read("silver", name) for name in wanted if lake.exists("silver", name)}
+
+
+def gold_frames(lake: Lake, dates: list[date] | None) -> GoldFrames | None:
+    """silver.sales, gold.fact_sales and gold.daily_sales for reconciliation, if they exist."""
+    tables = (("silver", "sales"), ("gold", "fact_sales"), ("gold", "daily_sales"))
+    if not all(lake.exists(*table) for table in tables):
+        return None
+    silver, fact, daily = (lake.read(*table) for table in tables)
+    return GoldFrames(silver, fact, daily, dates)
+
+
+def changed_sale_dates(lake: Lake, since: int | None) -> list[date] | None:
+    """Sale dates of silver.sales changes after version ``since`` (None: every date)."""
+    until = lake.version("silver", "sales")
+    if since is None:
+        return None
+    if until <= since:
+        return []
+    changes = lake.changes("silver", "sales", since + 1, until)
+    rows = changes.select("sale_date").distinct().collect()
+    return sorted(row["sale_date"] for row in rows if row["sale_date"] is not None)
+
+
+def check_gold(lake: Lake, since: int | None) -> list[CheckResult]:
+    """Run the silver/gold reconciliation after a gold refresh and record it (warn only).
+
+    ``since`` is the silver.sales version gold had processed before the refresh; a
+    ``scope: run`` check compares the sale dates changed since then.
+    """
+    contract, ctx = load_contract("sales"), context(lake.settings, "gold")
+    checks = stage_checks(contract, "gold")
+    if not checks:
+        return []
+    dates = changed_sale_dates(lake, since)
+    results = []
+    for check in checks:
+        frames = gold_frames(lake, None if check.scope == "all" else dates)
+        results += evaluate_checks(contract, CheckInputs(gold=frames), ctx, [check])
+    record_and_guard(lake, "gold", "sales", results)
+    return results
+
+
+def quarantine_by_rule(lake: Lake, dataset: str) -> list[tuple[str, int]]:
+    """Quarantined rows per rule (a row counts once for each rule it broke), most first."""
+    if not lake.exists("quarantine", dataset):
+        return []
+    counted = (
+        lake.read("quarantine", dataset)
+        .select(F.explode("rules").alias("rule"))
+        .groupBy("rule")
+        .count()
+        .collect()
+    )
+    return sorted(((r["rule"], int(r["count"])) for r in counted), key=lambda x: (-x[1], x[0]))
+
+
+@dataclass
+class QualityRun:
+    """What ``sales-lakehouse quality`` found: every result and quarantine counts by rule."""
+
+    results: list[CheckResult] = field(default_factory=list)
+    quarantine: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        """The ``fail`` rules that broke (the command then exits 1)."""
+        return blocking(self.results)
+
+
+def _dataset_results(lake: Lake, dataset: str, ctx: EvalContext) -> list[CheckResult]:
+    """Row rules re-evaluated over all of bronze, then the dataset checks over silver."""
+    contract = load_contract(dataset)
+    defaults = {"currency": lake.settings.default_currency}
+    validated = validate(lake.read("bronze", dataset), contract, defaults)
+    validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        counts = batch_counts(validated)
+        results = row_rule_results(validated, contract, ctx, counts.rows_in)
+    finally:
+        validated.unpersist()
+    table = lake.read("silver", dataset) if lake.exists("silver", dataset) else None
+    inputs = CheckInputs(
+        table=table,
+        rows=0 if table is None else table.count(),
+        counts=RunCounts(counts.rows_in, counts.quarantined),
+        references=references(lake, contract),
+        history=row_count_history(lake, ctx.stage, dataset, ctx.run_id),
+        gold=gold_frames(lake, None) if dataset == "sales" else None,
+    )
+    return results + evaluate_checks(contract, inputs, ctx, stage_checks(contract, ctx.stage))
+
+
+def run_quality(
+    spark: SparkSession,
+    settings: Settings,
+    *,
+    as_of: datetime | None = None,
+    progress: Progress = console_progress,
+) -> QualityRun:
+    """Evaluate every rule of every contract against the lake and append the results.
+
+    Row rules are re-evaluated over all of bronze (what would be quarantined now), the
+    dataset checks over the silver and gold tables, row_count against earlier runs of
+    this command. Nothing but ``quality.dq_results`` is written.
+    """
+    lake, ctx = Lake(spark, settings), context(settings, "quality", as_of)
+    found = QualityRun()
+    for dataset in CHECK_ORDER:
+        if not lake.exists("bronze", dataset):
+            progress(f"quality {dataset}: no bronze table, skipped")
+            continue
+        results = _dataset_results(lake, dataset, ctx)
+        found.results += results
+        found.quarantine[dataset] = quarantine_by_rule(lake, dataset)
+        broke = sum(not r.passed for r in results)
+        progress(f"quality {dataset}: {len(results)} rules, {broke} broke")
+    if not found.results:
+        raise FileNotFoundError(f"no bronze tables in {settings.lake}: run the pipeline first")
+    record(lake, found.results)
+    return found
