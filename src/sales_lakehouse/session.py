@@ -1,8 +1,23 @@
 """Build the Spark session: local mode with Delta and a persistent catalog, or Glue's.
 
-The local settings are tuned for a 2-core laptop (few shuffle partitions, AQE on, small
-Delta snapshot partitioning). On Glue or spark-submit an active session already exists and
-is reused; only runtime SQL settings are applied to it.
+All Spark and Delta tuning lives here, in two dictionaries:
+
+- ``RUNTIME_CONF``: SQL settings every session gets, local or on Glue/EMR (applied to the
+  session Glue or spark-submit hands over, so they must be runtime-settable).
+- ``LOCAL_CONF``: settings for a local session only, sized for a 2-core laptop: few
+  shuffle partitions, small Delta snapshot partitioning, the UI off. On Glue/EMR the
+  cluster's own defaults (executor count, shuffle partitions, memory) stay in charge.
+
+A setting is changed only when ``make bench`` measured that it helps (an A/B in the same
+run; see docs/benchmark.md). Measured and deliberately left as they are:
+
+- ``spark.sql.shuffle.partitions`` 2 instead of 4: a full gold rebuild took 1.19x the
+  mean baseline at 1M lines (0.97x at 100k, inside that run's noise), so 4 stays.
+- ``spark.databricks.delta.optimizeWrite.enabled=true``: 1.31x (1M) and 1.6x (100k) the
+  baseline for the gold rebuild (an extra shuffle); gold already writes one file per date
+  partition, so it gains nothing locally. Worth re-measuring on S3, where files cost more.
+- ``spark.databricks.delta.autoCompact.enabled``: not on; compaction is a scheduled job
+  instead (``jobs/maintenance.py``), which keeps pipeline stages' times predictable.
 """
 
 from __future__ import annotations
@@ -24,14 +39,18 @@ RUNTIME_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     # Column pruning would hide malformed CSV lines when few columns are selected.
     "spark.sql.csv.parser.columnPruning.enabled": "false",
+    # AQE coalesces small shuffle partitions and handles skewed joins: on a 2-core machine a
+    # tiny groupBy costs ~0.4 s with it against ~1.7 s with 200 fixed partitions.
     "spark.sql.adaptive.enabled": "true",
 }
 
 LOCAL_CONF: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
+    # Two tasks per core; 2 measured slower (see the module docstring).
     "spark.sql.shuffle.partitions": "4",
     "spark.default.parallelism": "4",
+    # Delta reads its log with this many partitions (default 50: 50 tiny tasks per read).
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.sql.extensions": DELTA_EXTENSION,
     "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
