@@ -14,12 +14,13 @@ LINES ?= 50000
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help demo test test-unit test-integration lint format jars java venv clean
+.PHONY: help demo test test-unit test-integration lint format jars java venv clean infra-tools infra-check bench
 
 help:
 	@echo "make demo   generate sample data and run the whole pipeline into ./$(LAKE)"
 	@echo "make test   run the tests (unit + integration)"
 	@echo "make lint   ruff + mypy"
+	@echo "make bench  benchmark (SCALE=3000000): stage times, increments, memory, verified"
 
 java:
 	@command -v java >/dev/null 2>&1 || { echo "error: Java 17 is required but 'java' is not on PATH (install OpenJDK 17 or set JAVA_HOME)"; exit 1; }
@@ -60,10 +61,39 @@ test: java venv jars
 test-unit: java venv jars
 	$(BIN)/pytest tests/unit
 
-lint: venv
+# Benchmark: generate SCALE sales lines, time every stage, verify against DuckDB (docs/benchmark.md).
+SCALE ?= 3000000
+bench: java venv jars
+	$(BIN)/python -m bench --scale $(SCALE)
+
+lint: venv infra-check
 	$(BIN)/ruff check src tests jobs
 	$(BIN)/ruff format --check src tests jobs
 	$(BIN)/mypy
+
+# CloudFormation checks, in a venv of their own (checkov's pins clash with the project's).
+INFRA_VENV := .venv-infra
+CFN_LINT_VERSION := 1.58.0
+CHECKOV_VERSION := 3.3.30
+INFRA_STAMP := $(INFRA_VENV)/.installed-cfn-lint-$(CFN_LINT_VERSION)-checkov-$(CHECKOV_VERSION)
+
+$(INFRA_STAMP):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) is required for $(INFRA_VENV)"; exit 1; }
+	$(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/pip install --quiet --upgrade pip
+	$(INFRA_VENV)/bin/pip install --quiet cfn-lint==$(CFN_LINT_VERSION) checkov==$(CHECKOV_VERSION)
+	@touch $@
+
+infra-tools: $(INFRA_STAMP)
+
+# checkov runs offline: --skip-download and BC_SKIP_MAPPING stop it calling its vendor's API.
+infra-check: infra-tools venv
+	$(INFRA_VENV)/bin/cfn-lint infra/template.yaml
+	BC_SKIP_MAPPING=TRUE $(INFRA_VENV)/bin/checkov --framework cloudformation -f infra/template.yaml --quiet --compact --skip-download
+	$(BIN)/ruff check infra
+	$(BIN)/ruff format --check infra
+	bash -n infra/deploy.sh
+	@if command -v shellcheck >/dev/null 2>&1; then shellcheck infra/deploy.sh; else echo "note: shellcheck not installed, skipped"; fi
 
 format: venv
 	$(BIN)/ruff format src tests jobs
