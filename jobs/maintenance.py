@@ -12,19 +12,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sales_lakehouse.config import LAYERS, Settings
+from sales_lakehouse.config import Settings
+from sales_lakehouse.jobs import table_name
 from sales_lakehouse.pipeline.maintenance import (
     SAFE_RETENTION_HOURS,
     RetentionError,
     check_retention,
 )
-
-
-def _table(text: str) -> tuple[str, str]:
-    layer, dot, name = text.partition(".")
-    if not dot or layer not in LAYERS or not name:
-        raise argparse.ArgumentTypeError(f"expected LAYER.TABLE with LAYER in {LAYERS}")
-    return layer, name
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -35,7 +29,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--allow-short-retention", action="store_true")
     parser.add_argument("--no-vacuum", action="store_true", help="compact only")
     parser.add_argument(
-        "--table", action="append", type=_table, help="LAYER.TABLE (repeatable; default all)"
+        "--table", action="append", type=table_name, help="LAYER.TABLE (repeatable; default all)"
     )
     options, _glue_arguments = parser.parse_known_args(argv)
     return options

@@ -12,15 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from sales_lakehouse.catalog_glue import register_lake
-from sales_lakehouse.config import LAYERS
 from sales_lakehouse.ingest.aws import client
-
-
-def _table(text: str) -> tuple[str, str]:
-    layer, dot, name = text.partition(".")
-    if not dot or layer not in LAYERS or not name:
-        raise argparse.ArgumentTypeError(f"expected LAYER.TABLE with LAYER in {LAYERS}")
-    return layer, name
+from sales_lakehouse.jobs import table_name
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -33,7 +26,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--region", help="AWS region (default: the environment's)")
     parser.add_argument("--endpoint-url", help="a local emulator such as moto")
     parser.add_argument(
-        "--table", action="append", type=_table, help="LAYER.TABLE (repeatable; default all)"
+        "--table", action="append", type=table_name, help="LAYER.TABLE (repeatable; default all)"
     )
     options, _glue_arguments = parser.parse_known_args(argv)
     return options

@@ -12,10 +12,18 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from sales_lakehouse.config import Settings
+from sales_lakehouse.config import LAYERS, Settings
 from sales_lakehouse.contracts import DATASETS
 
 OPTIONS = ("landing", "lake", "currency", "full_refresh")
+
+
+def table_name(text: str) -> tuple[str, str]:
+    """An argparse type: ``LAYER.TABLE`` -> (layer, table), for jobs that take table names."""
+    layer, dot, name = text.partition(".")
+    if not dot or layer not in LAYERS or not name:
+        raise argparse.ArgumentTypeError(f"expected LAYER.TABLE with LAYER in {LAYERS}")
+    return layer, name
 
 
 def _glue_options(argv: Sequence[str]) -> dict[str, Any] | None:

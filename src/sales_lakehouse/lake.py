@@ -151,7 +151,7 @@ class Lake:
             .save(self.path(layer, name))
         )
         self.register(layer, name)
-        return int(self.commit_metrics(layer, name, since=before).get("numOutputRows", 0))
+        return self.rows_added_since(layer, name, before)
 
     def append_rows(self, df: DataFrame, layer: str, name: str, schema: T.StructType) -> None:
         """Append to a log table (created with ``schema`` if absent), without a transaction id.
