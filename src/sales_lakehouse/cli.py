@@ -88,7 +88,40 @@ def _parser() -> argparse.ArgumentParser:
     produce.add_argument("--seed", type=int, default=7)
     produce.add_argument("--endpoint-url", help="AWS endpoint, e.g. a local moto server")
     produce.add_argument("--region", help="AWS region (default: from the AWS config/env)")
+    _add_release_commands(commands)
     return parser
+
+
+def _add_release_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``package`` and ``deploy`` (docs/aws.md, "Deploy"); they need a project checkout."""
+    package = commands.add_parser(
+        "package", help="build the wheel, the Lambda zip, job scripts and template into dist/"
+    )
+    package.add_argument("--dist", type=Path, default=Path("dist"), help="output folder (dist)")
+
+    deploy = commands.add_parser(
+        "deploy", help="build, upload and create or update the AWS stack (CloudFormation)"
+    )
+    deploy.add_argument("--stack", required=True, help="CloudFormation stack name")
+    deploy.add_argument("--region", help="AWS region (default: from the AWS config/env)")
+    deploy.add_argument("--env-name", help="EnvironmentName (2-10 of a-z0-9); first deploy")
+    deploy.add_argument("--alert-email", help="AlertEmail, subscribed to alerts; first deploy")
+    deploy.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another template parameter (repeatable); others keep their current values",
+    )
+    deploy.add_argument(
+        "--dry-run", action="store_true", help="print the change set, then delete it"
+    )
+    deploy.add_argument("--dist", type=Path, default=Path("dist"), help="artifacts folder (dist)")
+    deploy.add_argument(
+        "--no-build", action="store_true", help="deploy what `make package` left in --dist"
+    )
+    deploy.add_argument("--endpoint-url", help="AWS endpoint, e.g. a local moto server")
 
 
 def _timestamp(text: str) -> datetime:
@@ -220,6 +253,36 @@ def _produce(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def _package(args: argparse.Namespace) -> int:
+    from sales_lakehouse.deploy.package import build_release, describe, project_root
+
+    release = build_release(project_root(), args.dist)
+    print("\n".join(describe(release)))
+    return 0
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from sales_lakehouse.deploy.package import build_release, load_release, project_root
+    from sales_lakehouse.deploy.stack import DeployRequest, deploy, parse_parameters
+
+    request = DeployRequest(
+        stack=args.stack,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+        env_name=args.env_name,
+        alert_email=args.alert_email,
+        parameters=parse_parameters(args.parameter),
+        dry_run=args.dry_run,
+    )
+    if args.no_build:
+        release = load_release(args.dist)
+    else:
+        print(f"building the release into {args.dist}/", flush=True)
+        release = build_release(project_root(), args.dist)
+    deploy(request, release, out=lambda line: print(line, flush=True))
+    return 0
+
+
 COMMANDS = {
     "run": _run,
     "generate": _generate,
@@ -228,6 +291,8 @@ COMMANDS = {
     "quality": _quality,
     "maintain": _maintain,
     "produce": _produce,
+    "package": _package,
+    "deploy": _deploy,
 }
 
 

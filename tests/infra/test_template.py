@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra.cfn_template import INLINE_LIMIT, compact_json, load_template
 from jobs import register_catalog
 
 from sales_lakehouse import jobs as spark_jobs
 from sales_lakehouse.config import LAYERS
+from sales_lakehouse.deploy.template import INLINE_LIMIT, compact_json, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"

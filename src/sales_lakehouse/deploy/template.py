@@ -1,17 +1,14 @@
-"""Read infra/template.yaml with its CloudFormation short tags; write it as compact JSON.
+"""Read infra/template.yaml with its CloudFormation short tags; turn it into compact JSON.
 
-The tests (tests/infra/) read the template through :func:`load_template`. The deploy
-script sends the compact JSON form: CloudFormation takes a template body of at most
-51,200 bytes inline, and the YAML with its comments is larger, while the first
-deployment has no bucket yet to upload a larger template to.
-
-Usage: python infra/cfn_template.py infra/template.yaml OUT.json
+The tests (tests/infra/) read the template through :func:`load_template`. ``deploy`` sends
+the compact JSON form inline: CloudFormation takes a template body of at most 51,200
+bytes, the YAML with its comments is larger, and the first deployment has no bucket yet
+to upload a larger template to.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,20 +62,3 @@ def compact_json(path: Path) -> str:
         if "Metadata" in resource and not metadata:
             del resource["Metadata"]
     return json.dumps(template, separators=(",", ":"))
-
-
-def main(argv: list[str]) -> int:
-    if len(argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    text = compact_json(Path(argv[1]))
-    Path(argv[2]).write_text(text, encoding="utf-8")
-    size = len(text.encode("utf-8"))
-    print(
-        f"{argv[2]}: {size} bytes ({'fits' if size <= INLINE_LIMIT else 'over'} the inline limit)"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))
