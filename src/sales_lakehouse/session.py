@@ -1,12 +1,15 @@
 """Build the Spark session: local mode with Delta and a persistent catalog, or Glue's.
 
-All Spark and Delta tuning lives here, in two dictionaries:
+All Spark and Delta tuning lives here, in these dictionaries:
 
 - ``RUNTIME_CONF``: SQL settings every session gets, local or on Glue/EMR (applied to the
   session Glue or spark-submit hands over, so they must be runtime-settable).
 - ``LOCAL_CONF``: settings for a local session only, sized for a 2-core laptop: few
   shuffle partitions, small Delta snapshot partitioning, the UI off. On Glue/EMR the
   cluster's own defaults (executor count, shuffle partitions, memory) stay in charge.
+- ``S3A_CONF`` and ``S3A_ENDPOINT_CONF``: a local session whose lake or landing is on S3
+  (``s3a://``), e.g. a laptop against a bucket or against moto. Glue and EMR configure S3
+  themselves, so a session they hand over gets none of this.
 
 A setting is changed only when ``make bench`` measured that it helps (an A/B in the same
 run; see docs/benchmark.md). Measured and deliberately left as they are:
@@ -23,6 +26,8 @@ run; see docs/benchmark.md). Measured and deliberately left as they are:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sales_lakehouse.config import Settings, is_local
@@ -59,28 +64,105 @@ LOCAL_CONF: dict[str, str] = {
 }
 
 
+# A local session on S3 (s3a). Delta picks its log store by scheme: s3a:// gets
+# S3SingleDriverLogStore, right for one writing driver per table (docs/aws.md), so
+# spark.delta.logStore.s3a.impl is left alone.
+S3A_CONF: dict[str, str] = {
+    # The AWS SDK's default chain: environment variables, the shared config and credentials
+    # files (AWS_PROFILE), web identity, container and instance roles.
+    "spark.hadoop.fs.s3a.aws.credentials.provider": (
+        "com.amazonaws.auth.DefaultAWSCredentialsProviderChain"
+    ),
+}
+# Added when $AWS_ENDPOINT_URL_S3 or $AWS_ENDPOINT_URL names an endpoint other than AWS's
+# (moto, MinIO): such servers take the bucket in the path, not in the host name.
+S3A_ENDPOINT_CONF: dict[str, str] = {
+    "spark.hadoop.fs.s3a.path.style.access": "true",
+}
+
 DELTA_VERSION = "3.3.2"
 DELTA_ARTIFACTS = (
-    ("io/delta/delta-spark_2.12", "delta-spark_2.12"),
-    ("io/delta/delta-storage", "delta-storage"),
+    ("io/delta/delta-spark_2.12", "delta-spark_2.12", DELTA_VERSION),
+    ("io/delta/delta-storage", "delta-storage", DELTA_VERSION),
 )
+# hadoop-aws must match pyspark's own Hadoop (3.3.4), and the SDK bundle the version
+# hadoop-aws 3.3.4 was built with (hadoop-project 3.3.4: aws-java-sdk 1.12.262).
+S3A_ARTIFACTS = (
+    ("org/apache/hadoop/hadoop-aws", "hadoop-aws", "3.3.4"),
+    ("com/amazonaws/aws-java-sdk-bundle", "aws-java-sdk-bundle", "1.12.262"),
+)
+
+
+class MissingJarsError(RuntimeError):
+    """Jars a local session needs are not in the local Maven repository."""
+
+
+def _maven_repository() -> Path:
+    return Path(os.environ.get("MAVEN_REPOSITORY", Path.home() / ".m2" / "repository"))
+
+
+def _maven_jars(artifacts: tuple[tuple[str, str, str], ...]) -> list[Path]:
+    return [
+        _maven_repository() / folder / version / f"{artifact}-{version}.jar"
+        for folder, artifact, version in artifacts
+    ]
 
 
 def local_delta_jars() -> list[str]:
     """Delta's jars in the local Maven repository (``make jars`` puts them there), if all are."""
-    from pathlib import Path
-
-    repo = Path(os.environ.get("MAVEN_REPOSITORY", Path.home() / ".m2" / "repository"))
-    jars = [
-        repo / folder / DELTA_VERSION / f"{artifact}-{DELTA_VERSION}.jar"
-        for folder, artifact in DELTA_ARTIFACTS
-    ]
+    jars = _maven_jars(DELTA_ARTIFACTS)
     return [str(jar) for jar in jars] if all(jar.is_file() for jar in jars) else []
 
 
+def uses_s3(settings: Settings) -> bool:
+    """Whether the lake or the landing zone is on S3 (roots are normalized to ``s3a://``)."""
+    return any(root.startswith("s3a://") for root in (settings.lake, settings.landing))
+
+
+def local_s3a_jars() -> list[str]:
+    """hadoop-aws and the AWS SDK bundle from the local Maven repository (``make jars``)."""
+    jars = _maven_jars(S3A_ARTIFACTS)
+    missing = [jar.name for jar in jars if not jar.is_file()]
+    if missing:
+        raise MissingJarsError(
+            f"S3 (s3a) needs {', '.join(missing)} in {_maven_repository()}: run `make jars`"
+        )
+    return [str(jar) for jar in jars]
+
+
+def s3a_conf(env: Mapping[str, str]) -> dict[str, str]:
+    """S3A settings for a local session, from the standard AWS environment variables.
+
+    The endpoint comes from ``AWS_ENDPOINT_URL_S3``, then ``AWS_ENDPOINT_URL`` (as boto3
+    and the AWS CLI read them); plain ``http://`` turns TLS off. The region comes from
+    ``AWS_REGION``, then ``AWS_DEFAULT_REGION``; without either the SDK resolves it.
+    """
+    conf = dict(S3A_CONF)
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        conf.update(S3A_ENDPOINT_CONF)
+        conf["spark.hadoop.fs.s3a.endpoint"] = endpoint
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(
+            not endpoint.startswith("http://")
+        ).lower()
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        conf["spark.hadoop.fs.s3a.endpoint.region"] = region
+    return conf
+
+
 def local_conf(settings: Settings) -> dict[str, str]:
-    """Local-mode configuration, with the Hive/Derby catalog under the lake root."""
+    """Local-mode configuration: the Hive/Derby catalog under a local lake root, S3A for S3.
+
+    A lake on S3 gets Spark's in-memory catalog instead: Derby cannot live in a bucket, and
+    a catalog on this machine would name tables of a lake other machines write too. Its
+    names point at the tables' S3 folders; its warehouse (unused: no managed tables) is a
+    scratch folder, so that ``CREATE DATABASE`` leaves nothing in the working directory.
+    """
     conf = {**LOCAL_CONF, **RUNTIME_CONF}
+    java_opts = os.environ.get("SALES_LAKEHOUSE_JAVA_OPTS", "")
+    if uses_s3(settings):
+        conf.update(s3a_conf(os.environ))
     if is_local(settings.lake):
         catalog = settings.catalog_dir
         conf.update(
@@ -90,13 +172,25 @@ def local_conf(settings: Settings) -> dict[str, str]:
                 "spark.hadoop.javax.jdo.option.ConnectionURL": (
                     f"jdbc:derby:;databaseName={catalog}/metastore_db;create=true"
                 ),
-                "spark.driver.extraJavaOptions": (
-                    f"-Dderby.system.home={catalog} "
-                    + os.environ.get("SALES_LAKEHOUSE_JAVA_OPTS", "")
-                ).strip(),
             }
         )
+        java_opts = f"-Dderby.system.home={catalog} {java_opts}"
+    else:
+        conf["spark.sql.warehouse.dir"] = _scratch_folder("sales-lakehouse-warehouse-")
+    if java_opts.strip():
+        conf["spark.driver.extraJavaOptions"] = java_opts.strip()
     return conf
+
+
+def _scratch_folder(prefix: str) -> str:
+    """A new temporary folder, removed when the process exits."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def build_session(settings: Settings, app_name: str = "sales-lakehouse") -> SparkSession:
@@ -121,10 +215,11 @@ def build_session(settings: Settings, app_name: str = "sales-lakehouse") -> Spar
         builder = builder.config(key, value)
     if is_local(settings.lake):
         builder = builder.enableHiveSupport()
-    jars = local_delta_jars()
+    delta_jars = local_delta_jars()
+    jars = delta_jars + (local_s3a_jars() if uses_s3(settings) else [])
     if jars:
         builder = builder.config("spark.jars", ",".join(jars))
-    else:  # resolve io.delta:delta-spark with Ivy from Maven Central
+    if not delta_jars:  # resolve io.delta:delta-spark with Ivy from Maven Central
         from delta import configure_spark_with_delta_pip
 
         builder = configure_spark_with_delta_pip(builder)
@@ -142,7 +237,6 @@ def check_java(required: int = 17) -> None:
     import re
     import shutil
     import subprocess
-    from pathlib import Path
 
     home = os.environ.get("JAVA_HOME")
     java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
