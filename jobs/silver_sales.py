@@ -1,4 +1,4 @@
-"""Validate and merge new bronze sales lines into silver.
+"""Validate and merge new bronze sales lines and sale events into silver.sales.
 
 Runs with `python jobs/silver_sales.py`, with `spark-submit` or as a Glue 5.1 job:
 `--landing DIR|s3://... --lake DIR|s3://... [--currency USD] [--full-refresh]`.

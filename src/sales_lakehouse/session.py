@@ -47,6 +47,11 @@ RUNTIME_CONF: dict[str, str] = {
     # AQE coalesces small shuffle partitions and handles skewed joins: on a 2-core machine a
     # tiny groupBy costs ~0.4 s with it against ~1.7 s with 200 fixed partitions.
     "spark.sql.adaptive.enabled": "true",
+    # Validation plans are wide (a parsed value, its raw text and a check per rule for
+    # every column); constraint propagation over them grows combinatorially: planning the
+    # latest version per key of one validated sale event took over 200 s with it, 7 s
+    # without (silver.sales' event versions). It only infers extra not-null filters.
+    "spark.sql.constraintPropagation.enabled": "false",
 }
 
 LOCAL_CONF: dict[str, str] = {

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
@@ -9,15 +10,17 @@ from pyspark.sql import functions as F
 
 from sales_lakehouse.contracts import load_contract
 from sales_lakehouse.silver.common import (
+    ROW_HASH,
     accepted_rows,
     latest_per_key,
+    newer_sql,
     rejected_rows,
     to_quarantine,
     validate,
 )
 from sales_lakehouse.silver.products import END_OF_TIME, build_product_versions
 from sales_lakehouse.silver.promotions import to_silver_promotions
-from sales_lakehouse.silver.sales import to_silver_sales
+from sales_lakehouse.silver.sales import SALES_ORDER, batch_lines, event_lines, to_silver_sales
 from tests.builders import INGESTED, bronze, sale
 
 SALES = load_contract("sales")
@@ -68,8 +71,10 @@ def test_typed_values_and_defaults(spark: SparkSession) -> None:
         sale(order_id="B", order_ts="2025-01-05T10:00:00", unit_price="3"),
     ]
     validated = validate(bronze(spark, "sales", rows), SALES, {"currency": "EUR"})
-    silver = to_silver_sales(accepted_rows(validated), SALES)
+    silver = to_silver_sales(batch_lines(accepted_rows(validated), SALES), SALES)
     got = {r["order_id"]: r for r in silver.collect()}
+    assert {r["line_status"] for r in got.values()} == {"sold"}
+    assert got["A"]["_changed_at"] == INGESTED and got["A"]["_event_id"] is None
     # An offset is honoured; the sale date is the UTC day.
     assert got["A"]["order_ts"] == datetime(2025, 1, 6, 1, 30)
     assert got["A"]["sale_date"].isoformat() == "2025-01-06"
@@ -203,3 +208,45 @@ def test_promotion_scope_and_date_rule(spark: SparkSession) -> None:
     assert got == {"A": ("product", 7), "B": ("category", 7), "C": ("all", 7)}
     rejected = [r["_failures"][0]["rule"] for r in rejected_rows(validated).collect()]
     assert rejected == ["end_not_before_start"]
+
+
+def test_newer_sql_compares_the_order_columns_left_to_right() -> None:
+    assert newer_sql(("a",)) == "s.a > t.a"
+    assert newer_sql(("a", "b")) == "(s.a > t.a OR (s.a = t.a AND s.b > t.b))"
+
+
+def _event(event_id: str, event_type: str, event_ts: str, **changes: Any) -> dict[str, Any]:
+    return sale(
+        event_id=event_id, event_type=event_type, event_ts=event_ts, source="pos", **changes
+    )
+
+
+def test_events_become_sale_line_versions_ordered_by_event_time(spark: SparkSession) -> None:
+    """Delivered newest first, in one file: the event with the latest event_ts still wins."""
+    events = [
+        _event("e3", "return", "2025-01-05T12:00:00Z", quantity="3"),
+        _event("e2", "correction", "2025-01-05T11:00:00Z", quantity="3"),
+        _event("e1", "sale", "2025-01-05T10:00:00Z"),
+        _event("e9", "correction", "2025-01-06T09:00:00Z", order_id="O2", unit_price="7.25"),
+    ]
+    validated = validate(bronze(spark, "sales_events", events), load_contract("sales_events"))
+    lines = event_lines(accepted_rows(validated), SALES)
+    latest, superseded = latest_per_key(lines, list(SALES.business_key), SALES_ORDER)
+    got = {r["order_id"]: r for r in to_silver_sales(latest, SALES).collect()}
+    assert got["O1"]["line_status"] == "returned"
+    assert got["O1"]["quantity"] == 3 and got["O1"]["_event_id"] == "e3"
+    assert got["O1"]["_changed_at"] == datetime(2025, 1, 5, 12, 0)
+    assert got["O2"]["line_status"] == "sold"
+    assert got["O2"]["net_amount"] == Decimal("13.50")  # 2 x 7.25 - 1.00
+    assert sorted(r["_event_id"] for r in superseded.collect()) == ["e1", "e2"]
+
+
+def test_a_sale_event_equal_to_the_batch_line_is_the_same_version(spark: SparkSession) -> None:
+    batch = batch_lines(accepted_rows(validate(bronze(spark, "sales", [sale()]), SALES)), SALES)
+    events = bronze(spark, "sales_events", [_event("e1", "sale", "2025-01-05T10:00:00Z")])
+    event = event_lines(accepted_rows(validate(events, load_contract("sales_events"))), SALES)
+    returned = bronze(spark, "sales_events", [_event("e2", "return", "2025-01-05T10:00:00Z")])
+    ret = event_lines(accepted_rows(validate(returned, load_contract("sales_events"))), SALES)
+    hashes = [df.select(ROW_HASH).first()[0] for df in (batch, event, ret)]  # type: ignore[index]
+    assert hashes[0] == hashes[1]
+    assert hashes[2] != hashes[0]

@@ -23,6 +23,7 @@ from sales_lakehouse.gold.performance import (
 )
 from sales_lakehouse.lake import Lake
 from sales_lakehouse.pipeline.summary import Progress
+from sales_lakehouse.silver.sales import sold_lines
 
 CONSUMER = "gold"
 MARTS = ("fact_sales", "daily_sales", "product_performance", "promotion_performance")
@@ -119,7 +120,8 @@ def refresh_gold(lake: Lake, *, full_refresh: bool, progress: Progress) -> dict[
         or any(m is None for m in marks.values())
         or not all(lake.exists("gold", mart) for mart in MARTS)
     )
-    sales = lake.read("silver", "sales", version=until["sales"])
+    # Returned lines stay in silver (flagged); the marts count sold lines only.
+    sales = sold_lines(lake.read("silver", "sales", version=until["sales"]))
     products = lake.read("silver", "products", version=until["products"])
     promotions = lake.read("silver", "promotions", version=until["promotions"])
     if rebuild:

@@ -39,6 +39,7 @@ from sales_lakehouse.quality.results import (
     result_schema,
 )
 from sales_lakehouse.silver.common import validate
+from sales_lakehouse.silver.sales import sold_lines
 
 RESULTS = ("quality", "dq_results")
 # References first: a referential check on sales sees the products and promotions the
@@ -106,12 +107,12 @@ def references(lake: Lake, contract: Contract) -> dict[str, DataFrame]:
 
 
 def gold_frames(lake: Lake, dates: list[date] | None) -> GoldFrames | None:
-    """silver.sales, gold.fact_sales and gold.daily_sales for reconciliation, if they exist."""
+    """Sold lines of silver.sales, gold.fact_sales and gold.daily_sales for reconciliation."""
     tables = (("silver", "sales"), ("gold", "fact_sales"), ("gold", "daily_sales"))
     if not all(lake.exists(*table) for table in tables):
         return None
     silver, fact, daily = (lake.read(*table) for table in tables)
-    return GoldFrames(silver, fact, daily, dates)
+    return GoldFrames(sold_lines(silver), fact, daily, dates)
 
 
 def changed_sale_dates(lake: Lake, since: int | None) -> list[date] | None:

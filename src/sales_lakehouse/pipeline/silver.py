@@ -4,6 +4,11 @@ Which bronze rows are new is decided by a watermark (the last bronze version pro
 and the bronze change feed. Every write of the stage is safe to replay: quarantine
 appends carry a Delta transaction id, and MERGE rewrites only rows whose values changed.
 
+Sale events (bronze.sales_events) are staged after the sales batch files and merged into
+the same silver.sales, on the same business key; which version of a line wins is decided
+by the line's change time (``silver/sales.py``), so late or out-of-order events land the
+same. Their rejected rows go to quarantine.sales_events.
+
 Quality: every dataset of the stage is staged first; the row rules' results and the
 contracts' dataset checks are evaluated on the staged (not yet committed) batches and
 tables and appended to ``quality.dq_results``; a ``fail`` rule that broke then stops the
@@ -47,29 +52,52 @@ from sales_lakehouse.quality.engine import (
 from sales_lakehouse.quality.results import CheckResult, EvalContext, blocking
 from sales_lakehouse.quality.rules import FAILURES
 from sales_lakehouse.silver.common import (
+    INGEST_ORDER,
     ROW_HASH,
     accepted_rows,
     latest_per_key,
+    newer_sql,
     rejected_rows,
     to_quarantine,
     validate,
 )
 from sales_lakehouse.silver.products import build_product_versions
 from sales_lakehouse.silver.promotions import to_silver_promotions
-from sales_lakehouse.silver.sales import to_silver_sales
-
-# A row replaces the stored version of its key only when it was ingested later (or in the
-# same run from a later file) and its values differ.
-NEWER = (
-    "(s._ingested_at > t._ingested_at OR "
-    "(s._ingested_at = t._ingested_at AND s._source_file > t._source_file))"
+from sales_lakehouse.silver.sales import (
+    SALES_ORDER,
+    batch_lines,
+    event_lines,
+    to_silver_sales,
 )
+
+EVENTS = "sales_events"
+# Datasets whose accepted rows go into another dataset's silver table.
+TARGET = {EVENTS: "sales"}
+
+
+def target_of(dataset: str) -> str:
+    """The silver table a dataset's rows are merged into."""
+    return TARGET.get(dataset, dataset)
+
+
+def version_order(dataset: str) -> tuple[str, ...]:
+    """Columns saying which of two versions of a key is newer (see silver.common)."""
+    return SALES_ORDER if target_of(dataset) == "sales" else INGEST_ORDER
+
+
+def versions(dataset: str, accepted: DataFrame) -> DataFrame:
+    """Accepted rows as versions of the target table's rows (sales: sale-line versions)."""
+    if dataset == "sales":
+        return batch_lines(accepted, load_contract("sales"))
+    if dataset == EVENTS:
+        return event_lines(accepted, load_contract("sales"))
+    return accepted
 
 
 def shape_silver(dataset: str, latest: DataFrame, contract: Contract) -> DataFrame:
     """The dataset's silver rows for its latest valid versions (products: before SCD2)."""
-    if dataset == "sales":
-        return to_silver_sales(latest, contract)
+    if target_of(dataset) == "sales":
+        return to_silver_sales(latest, load_contract("sales"))
     if dataset == "promotions":
         return to_silver_promotions(latest, contract)
     return build_product_versions(latest.limit(0), latest, contract)
@@ -85,21 +113,19 @@ def _bronze_batch(lake: Lake, dataset: str, since: int | None, until: int) -> Da
     )
 
 
-def changed_rows(latest: DataFrame, existing: DataFrame, keys: list[str]) -> DataFrame:
-    """Rows of ``latest`` that are new keys, or newer and different from the stored version."""
-    stored = existing.select(
-        *keys,
-        F.col(ROW_HASH).alias("__t_hash"),
-        F.col("_ingested_at").alias("__t_ingested_at"),
-        F.col("_source_file").alias("__t_source_file"),
+def changed_rows(
+    latest: DataFrame, existing: DataFrame, keys: list[str], order: tuple[str, ...] = INGEST_ORDER
+) -> DataFrame:
+    """Rows of ``latest`` that are new keys, or newer (by ``order``) and different from the
+    stored version: what the MERGE will write."""
+    stored = existing.select(*keys, *order, ROW_HASH).alias("t")
+    on = [F.col(f"s.{key}") == F.col(f"t.{key}") for key in keys]
+    joined = latest.alias("s").join(stored, on, how="left")
+    newer = F.expr(newer_sql(order))
+    keep = F.col(f"t.{ROW_HASH}").isNull() | (
+        (F.col(f"s.{ROW_HASH}") != F.col(f"t.{ROW_HASH}")) & newer
     )
-    joined = latest.join(stored, keys, how="left")
-    newer = (F.col("_ingested_at") > F.col("__t_ingested_at")) | (
-        (F.col("_ingested_at") == F.col("__t_ingested_at"))
-        & (F.col("_source_file") > F.col("__t_source_file"))
-    )
-    keep = F.col("__t_hash").isNull() | ((F.col(ROW_HASH) != F.col("__t_hash")) & newer)
-    return joined.filter(keep).drop("__t_hash", "__t_ingested_at", "__t_source_file")
+    return joined.filter(keep).select("s.*")
 
 
 @dataclass
@@ -115,6 +141,8 @@ class StagedSilver:
     stats: StageStats
     until: int
     from_scratch: bool
+    all_bronze: bool = False
+    before: StagedSilver | None = None
     validated: DataFrame | None = None
     rows: DataFrame | None = None
     quarantine: DataFrame | None = None
@@ -126,6 +154,10 @@ class StagedSilver:
     @property
     def consumer(self) -> str:
         return f"silver_{self.dataset}"
+
+    @property
+    def target(self) -> str:
+        return target_of(self.dataset)
 
     @property
     def source(self) -> str:
@@ -149,11 +181,22 @@ def run_silver(
     """
     ctx = context(lake.settings, "silver")
     staged: list[StagedSilver] = []
+    order = sorted(datasets, key=CHECK_ORDER.index)
+    if "sales" in order and lake.exists("bronze", EVENTS):
+        order.append(EVENTS)  # after the batch lines: merged into the same silver.sales
     try:
-        for dataset in sorted(datasets, key=CHECK_ORDER.index):
+        for dataset in order:
             tables = {s.dataset: s.table for s in staged if s.table is not None}
+            sales = next((s for s in staged if s.dataset == "sales"), None)
             staged.append(
-                stage_silver(lake, dataset, full_refresh=full_refresh, ctx=ctx, staged=tables)
+                stage_silver(
+                    lake,
+                    dataset,
+                    full_refresh=full_refresh,
+                    ctx=ctx,
+                    staged=tables,
+                    before=sales if dataset == EVENTS else None,
+                )
             )
         results = [r for s in staged for r in s.results]
         failing = sorted({r.dataset for r in blocking(results)})
@@ -173,16 +216,32 @@ def stage_silver(
     full_refresh: bool,
     ctx: EvalContext,
     staged: Mapping[str, DataFrame],
+    before: StagedSilver | None = None,
 ) -> StagedSilver:
     """Validate the new bronze rows, split and deduplicate them, and evaluate every rule.
 
     ``staged``: other datasets' staged tables, which referential checks prefer to the
-    committed ones. Nothing is written.
+    committed ones. ``before``: the staged batch committed earlier in this run into the
+    same silver table (sales events: the sales batch), which the rows are compared with.
+    Nothing is written.
     """
     contract = load_contract(dataset)
     until = lake.version("bronze", dataset)
     since = None if full_refresh else lake.watermark(f"silver_{dataset}", f"bronze/{dataset}")
-    batch = StagedSilver(dataset, contract, StageStats("silver", dataset), until, since is None)
+    # Rebuilt from scratch on a full refresh or when there is no table yet; otherwise
+    # merged (also when the watermark is missing: another source may have rows there).
+    from_scratch = full_refresh or not lake.exists("silver", target_of(dataset))
+    if dataset in TARGET:  # never replaces its target: the target's own batch does
+        from_scratch = False
+    batch = StagedSilver(
+        dataset,
+        contract,
+        StageStats("silver", dataset),
+        until,
+        from_scratch,
+        all_bronze=since is None,
+        before=before,
+    )
     if until < 0 or since == until:
         return batch
     defaults = {"currency": lake.settings.default_currency}
@@ -231,10 +290,11 @@ def _stage_rows(lake: Lake, batch: StagedSilver) -> None:
     """Quarantine rows, the changed latest versions (persisted) and the batch accounting."""
     assert batch.validated is not None
     dataset, contract, stats = batch.dataset, batch.contract, batch.stats
-    keys = list(contract.business_key)
+    keys, order = list(contract.business_key), version_order(dataset)
     quarantined_at = datetime.now(UTC).replace(tzinfo=None)
     batch.quarantine = to_quarantine(rejected_rows(batch.validated), contract, quarantined_at)
-    latest, superseded = latest_per_key(accepted_rows(batch.validated), keys)
+    accepted = versions(dataset, accepted_rows(batch.validated))
+    latest, superseded = latest_per_key(accepted, keys, order)
     candidates = latest.count()
     superseded_count = superseded.count()
     if stats.rows_in != stats.quarantined + superseded_count + candidates:
@@ -242,10 +302,9 @@ def _stage_rows(lake: Lake, batch: StagedSilver) -> None:
             f"silver {dataset}: {stats.rows_in} rows in, but {stats.quarantined} quarantined + "
             f"{superseded_count} superseded + {candidates} latest"
         )
-    empty = _empty_silver(lake, contract)
-    batch.existing = empty if batch.from_scratch else lake.read("silver", dataset)
+    batch.existing = _silver_before(lake, batch)
     batch.rows = changed_rows(
-        latest.select(*[c for c in latest.columns if c != FAILURES]), batch.existing, keys
+        latest.select(*[c for c in latest.columns if c != FAILURES]), batch.existing, keys, order
     ).persist(StorageLevel.MEMORY_AND_DISK)
     stats.accepted = batch.rows.count()
     stats.duplicates = stats.rows_in - stats.quarantined - stats.accepted
@@ -253,7 +312,22 @@ def _stage_rows(lake: Lake, batch: StagedSilver) -> None:
     # latest versions identical to what silver holds.
     duplicates = superseded_count + candidates - stats.accepted
     batch.counts = RunCounts(stats.rows_in, stats.quarantined, stats.accepted, duplicates)
-    batch.table = table_after(batch.existing, batch.rows, contract)
+    batch.table = table_after(batch.existing, batch.rows, load_contract(batch.target))
+
+
+def _silver_before(lake: Lake, batch: StagedSilver) -> DataFrame:
+    """The target silver table as the batch will find it at its commit: empty when it is
+    rebuilt, the committed table after ``batch.before``'s rows when another source of the
+    same table commits first in this run, else the committed table."""
+    before = batch.before
+    if before is not None and before.rows is not None and before.existing is not None:
+        staged = shape_silver(before.dataset, before.rows, before.contract)
+        keys = list(before.contract.business_key)
+        kept = before.existing.join(staged.select(*keys), keys, how="left_anti")
+        return kept.unionByName(staged)
+    if batch.from_scratch or not lake.exists("silver", batch.target):
+        return _empty_silver(lake, batch.dataset)
+    return lake.read("silver", batch.target)
 
 
 def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
@@ -269,16 +343,18 @@ def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
             f"{dataset}: {stats.rows_in} rows in but {stats.accepted} accepted + "
             f"{stats.quarantined} quarantined + {stats.duplicates} duplicates"
         )
-    contract, keys = batch.contract, list(batch.contract.business_key)
-    lake.ensure("silver", dataset, _empty_silver(lake, contract).schema, change_feed=True)
+    contract, keys, target = batch.contract, list(batch.contract.business_key), batch.target
+    lake.ensure("silver", target, _empty_silver(lake, dataset).schema, change_feed=True)
     lake.ensure("quarantine", dataset, batch.quarantine.schema)
-    if batch.from_scratch:
+    if batch.all_bronze:  # every bronze row was validated: the whole quarantine
         lake.overwrite(batch.quarantine, "quarantine", dataset)
-        silver = shape_silver(dataset, batch.rows, contract)
-        lake.overwrite(silver, "silver", dataset, change_feed=True)
     else:
         txn = (f"silver-{dataset}", batch.until)
         lake.append(batch.quarantine, "quarantine", dataset, txn=txn)
+    if batch.from_scratch:
+        silver = shape_silver(dataset, batch.rows, contract)
+        lake.overwrite(silver, "silver", target, change_feed=True)
+    else:
         _upsert(
             lake,
             dataset=dataset,
@@ -294,10 +370,11 @@ def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
     )
 
 
-def _empty_silver(lake: Lake, contract: Contract) -> DataFrame:
-    """The dataset's silver shape with no rows (the table's schema on creation)."""
-    empty = validate(_empty_bronze(lake, contract), contract)
-    return shape_silver(contract.dataset, empty, contract)
+def _empty_silver(lake: Lake, dataset: str) -> DataFrame:
+    """The silver shape of the dataset's target with no rows (the schema on creation)."""
+    contract = load_contract(dataset)
+    empty = versions(dataset, validate(_empty_bronze(lake, contract), contract))
+    return shape_silver(dataset, empty, contract)
 
 
 def _empty_bronze(lake: Lake, contract: Contract) -> DataFrame:
@@ -315,8 +392,10 @@ def _upsert(
 ) -> None:
     if dataset != "products":
         silver = shape_silver(dataset, rows, contract)
-        newer_and_different = f"s.{ROW_HASH} <> t.{ROW_HASH} AND {NEWER}"
-        lake.merge(silver, "silver", dataset, keys, update_when=newer_and_different)
+        newer_and_different = (
+            f"s.{ROW_HASH} <> t.{ROW_HASH} AND {newer_sql(version_order(dataset))}"
+        )
+        lake.merge(silver, "silver", target_of(dataset), keys, update_when=newer_and_different)
         return
     affected = rows.select("product_id").distinct()
     history = existing.join(affected, "product_id", how="left_semi")

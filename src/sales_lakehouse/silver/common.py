@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from pyspark.sql import Column, DataFrame, Window
@@ -23,10 +23,27 @@ LINEAGE = ("_source_file", "_ingested_at", "_run_id")
 ROW_HASH = "_row_hash"
 
 
-def latest_first() -> list[Column]:
-    """Version order: the latest ingest first; within one run the file whose name sorts
-    last (exports are named by date); the row hash only makes the order total."""
-    return [F.col("_ingested_at").desc(), F.col("_source_file").desc(), F.col(ROW_HASH).desc()]
+# Which of two versions of a key is newer: compared column by column, left to right.
+# Batch files: the later ingest, then (within one run) the file whose name sorts last
+# (exports are named by date). Silver sales puts the change time first (silver/sales.py).
+INGEST_ORDER: tuple[str, ...] = ("_ingested_at", "_source_file")
+
+
+def latest_first(order: Sequence[str] = INGEST_ORDER) -> list[Column]:
+    """Sort columns putting the newest version first; the row hash only makes it total."""
+    return [*(F.col(name).desc() for name in order), F.col(ROW_HASH).desc()]
+
+
+def newer_sql(order: Sequence[str] = INGEST_ORDER, new: str = "s", old: str = "t") -> str:
+    """SQL that is true when row ``new`` is a newer version than row ``old`` (both aliases),
+    in the order of :func:`latest_first`; the columns must not be null."""
+    if not order:
+        raise ValueError("a version order needs at least one column")
+    head, *rest = order
+    later = f"{new}.{head} > {old}.{head}"
+    if not rest:
+        return later
+    return f"({later} OR ({new}.{head} = {old}.{head} AND {newer_sql(rest, new, old)}))"
 
 
 def with_typed_columns(
@@ -70,10 +87,12 @@ def rejected_rows(validated: DataFrame) -> DataFrame:
     return validated.filter(blocking(F.col(FAILURES)))
 
 
-def latest_per_key(df: DataFrame, keys: list[str]) -> tuple[DataFrame, DataFrame]:
+def latest_per_key(
+    df: DataFrame, keys: list[str], order: Sequence[str] = INGEST_ORDER
+) -> tuple[DataFrame, DataFrame]:
     """Split rows into the latest version per business key and the superseded rest."""
     ranked = df.withColumn(
-        "__rank", F.row_number().over(Window.partitionBy(*keys).orderBy(*latest_first()))
+        "__rank", F.row_number().over(Window.partitionBy(*keys).orderBy(*latest_first(order)))
     )
     latest = ranked.filter(F.col("__rank") == 1).drop("__rank")
     superseded = ranked.filter(F.col("__rank") > 1).drop("__rank")
