@@ -216,6 +216,49 @@ def test_throttled_landing_put_retries_only_the_valid_records(
     assert [row["record_id"] for row in aws.read_lines(bucket, quarantined)] == ["m-empty"]
 
 
+def test_puts_failing_for_records_3_and_7_fail_exactly_those(
+    aws: Aws, configure: Configure
+) -> None:
+    """Ten records; every put that carries event e-3 or e-7 fails once. The batch put fails,
+    so each event is landed alone: failures are exactly m-3 and m-7, the eight others land
+    once; redelivered, the two land and every event is in the bucket exactly once."""
+    bucket = aws.bucket()
+    configure(LANDING_BUCKET=bucket)
+    s3 = aws.client("s3")
+    poisoned = {"e-3", "e-7"}
+
+    def fail_for_poisoned(params: dict[str, Any], **_: Any) -> None:
+        if "/_quarantine/" in params["Key"]:
+            return
+        ids = {json.loads(line)["event_id"] for line in params["Body"].decode().splitlines()}
+        if ids & poisoned:
+            error = {"Code": "InternalError", "Message": "We encountered an internal error."}
+            raise ClientError({"Error": error}, "PutObject")
+
+    s3.meta.events.register("before-parameter-build.s3.PutObject", fail_for_poisoned)
+    app = handler.IngestApp(IngestSettings(landing_bucket=bucket), s3=s3)
+    records = [
+        sqs_record(body(sale(f"e-{n}", f"O-{n}")), f"m-{n}", SENT_MS + n) for n in range(1, 11)
+    ]
+
+    first = app.handle(sqs_event(records), CONTEXT, EventType.SQS)
+
+    assert first == {"batchItemFailures": [{"itemIdentifier": "m-3"}, {"itemIdentifier": "m-7"}]}
+    landed = aws.keys(bucket, "landing/sales_events/")
+    assert len(landed) == 8
+    events = [row["event_id"] for key in landed for row in aws.read_lines(bucket, key)]
+    assert sorted(events) == sorted(f"e-{n}" for n in range(1, 11) if n not in (3, 7))
+
+    poisoned.clear()  # the failure was transient: Lambda redelivers the two failed records
+    second = app.handle(sqs_event([records[2], records[6]]), CONTEXT, EventType.SQS)
+
+    assert second == {"batchItemFailures": []}
+    landed = aws.keys(bucket, "landing/sales_events/")
+    events = [row["event_id"] for key in landed for row in aws.read_lines(bucket, key)]
+    assert sorted(events) == sorted(f"e-{n}" for n in range(1, 11))
+    assert aws.keys(bucket, "landing/_quarantine/") == []
+
+
 def test_failed_records_come_back_and_end_in_the_dead_letter_queue(
     aws: Aws, configure: Configure
 ) -> None:

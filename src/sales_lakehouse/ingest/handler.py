@@ -77,7 +77,7 @@ class IngestApp:
             "batch processed",
             extra={
                 **counts,
-                "landed_key": landed.key if landed else None,
+                "landed_keys": landed.keys if landed else [],
                 "quarantine_key": summary.quarantine_key,
                 "errors": summary.errors,
             },

@@ -4,10 +4,12 @@ Powertools calls the record handler once per record and turns the records that r
 into ``batchItemFailures`` when its context manager exits, after :meth:`process`
 returns. This processor lets the record handler only read and validate (an invalid
 event is a result, not an exception), then, still inside :meth:`process`, writes all
-valid events as one S3 object and all invalid ones as one quarantine object. If a write
-raises, every record that write carried moves from the successes to the failures
-through the documented ``failure_handler`` hook, so exactly those records are retried
-and no exception is lost into an empty failure list.
+valid events as one S3 object and all invalid ones as one quarantine object. If the
+landing put fails, each event is then landed as an object of its own, so that only the
+events whose own put fails are retried (a put failing for a few records does not send
+the whole batch back). A record whose write raises moves from the successes to the
+failures through the documented ``failure_handler`` hook, so exactly those records are
+retried and no exception is lost into an empty failure list.
 """
 
 from __future__ import annotations
@@ -72,13 +74,35 @@ class LandingBatchProcessor(BatchProcessor):
         valid = [item for item in read if item.event is not None]
         invalid = [item for item in read if item.event is None]
         failed: dict[int, tuple[Any, ...]] = {}
-        self.summary.landed = self._write(valid, self._sink.land, failed)
+        self.summary.landed = self._land(valid, failed)
         key = self._write(invalid, self._quarantine, failed)
         if key is not None:
             self.summary.quarantine_key = key
             self.summary.quarantined = len(invalid)
         self.summary.failed = len(self.fail_messages)
         return [failed.get(id(result[2]), result) for result in results]
+
+    def _land(
+        self, valid: Sequence[ReadRecord], failed: dict[int, tuple[Any, ...]]
+    ) -> Landed | None:
+        """Land the valid events as one object; if that put fails, land each event (with
+        its repeats in the batch) on its own, reporting only the events whose put fails."""
+        if not valid:
+            return None
+        try:
+            return self._sink.land(valid)
+        except Exception as error:  # retried below, event by event
+            logger.warning(
+                "batch put failed; landing its events one by one",
+                extra={"error": f"{type(error).__name__}: {error}"},
+            )
+            self.summary.errors.append(f"{type(error).__name__}: {error}")
+        by_event: dict[str, list[ReadRecord]] = {}
+        for item in valid:
+            by_event.setdefault(item.event_id, []).append(item)
+        parts = [self._write(group, self._sink.land, failed) for group in by_event.values()]
+        landed = [part for part in parts if part is not None]
+        return Landed.combine(landed) if landed else None
 
     def _quarantine(self, group: Sequence[ReadRecord]) -> str:
         return self._sink.quarantine(group, self.source)

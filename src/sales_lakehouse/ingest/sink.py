@@ -1,5 +1,6 @@
-"""Where the consumer writes: one NDJSON object of landed events per batch, one of
-quarantined records per batch, under keys that depend only on their content.
+"""Where the consumer writes: one NDJSON object of landed events per batch (per event when
+the batch's put failed, see processor.py), one of quarantined records per batch, under
+keys that depend only on their content.
 
 Keys are ``<prefix>/sales_events/ingest_date=<d>/<sha256>.json`` and
 ``<prefix>/_quarantine/sales_events/ingest_date=<d>/<sha256>.json``. The hash covers
@@ -25,11 +26,19 @@ from sales_lakehouse.ingest.records import ReadRecord
 
 @dataclass(frozen=True)
 class Landed:
-    """What one landed object holds: its key, the unique events, and duplicates dropped."""
+    """What landed objects hold: their keys, the unique events, and duplicates dropped."""
 
-    key: str
+    keys: list[str]
     events: list[dict[str, Any]]
     duplicates: int
+
+    @staticmethod
+    def combine(parts: Sequence[Landed]) -> Landed:
+        return Landed(
+            [key for part in parts for key in part.keys],
+            [event for part in parts for event in part.events],
+            sum(part.duplicates for part in parts),
+        )
 
 
 def content_key(prefix: str, folder: str, records: Sequence[ReadRecord], ids: list[str]) -> str:
@@ -85,7 +94,7 @@ class S3Sink:
         ids = [record.event_id for record in unique]
         key = content_key(self._prefix, DATASET, unique, ids)
         self._put(key, events_body(unique))
-        return Landed(key, [record.event for record in unique if record.event], duplicates)
+        return Landed([key], [record.event for record in unique if record.event], duplicates)
 
     def quarantine(self, records: Sequence[ReadRecord], source: str) -> str:
         """Put the batch's invalid records with their errors as one object."""
