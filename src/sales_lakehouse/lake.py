@@ -9,8 +9,8 @@ already processed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 from delta.tables import DeltaTable
@@ -60,6 +60,11 @@ def _quote(identifier: str) -> str:
     return "`" + identifier.replace("`", "``") + "`"
 
 
+def in_dates(column: str, values: Iterable[date]) -> str:
+    """A SQL predicate ``column IN (DATE'…', …)`` for ``replace_where`` and ``merge``."""
+    return f"{column} IN (" + ", ".join(f"DATE'{value.isoformat()}'" for value in values) + ")"
+
+
 class Lake:
     """Delta tables of one lake root, bound to a Spark session."""
 
@@ -75,12 +80,21 @@ class Lake:
         return bool(DeltaTable.isDeltaTable(self.spark, self.path(layer, name)))
 
     def ensure(
-        self, layer: str, name: str, schema: T.StructType, *, change_feed: bool = False
+        self,
+        layer: str,
+        name: str,
+        schema: T.StructType,
+        *,
+        change_feed: bool = False,
+        partition_by: Sequence[str] = (),
     ) -> None:
-        """Create the table (empty) when it does not exist, and register it."""
+        """Create the table (empty, partitioned by ``partition_by``) when it does not exist,
+        and register it. An existing table keeps its partitioning."""
         if not self.exists(layer, name):
             builder = DeltaTable.createIfNotExists(self.spark).location(self.path(layer, name))
             builder = builder.addColumns(_nullable(schema))
+            if partition_by:
+                builder = builder.partitionedBy(*partition_by)
             if change_feed:
                 builder = builder.property(CDF_PROPERTY, "true")
             builder.execute()
@@ -251,16 +265,24 @@ class Lake:
         keys: Sequence[str],
         *,
         update_when: str | None = None,
+        within: str | None = None,
     ) -> None:
         """Upsert ``df`` on ``keys``: update matched rows (when ``update_when``), insert new ones.
 
         The source must hold one row per key; the columns must match the table's.
+        ``within``: a predicate on the target's columns (alias ``t``) that every stored row
+        of the source's keys satisfies, added to the ``ON`` condition so that Delta reads
+        and rewrites only the files that can match (on a partitioned table, the partitions
+        it names). A stored row outside it would not match, and its key would be inserted
+        a second time.
         """
         target = DeltaTable.forPath(self.spark, self.path(layer, name))
         missing = sorted(set(target.toDF().columns) - set(df.columns))
         if missing:
             raise ValueError(f"{layer}.{name} merge source lacks columns: {', '.join(missing)}")
         on = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in keys)
+        if within:
+            on = f"({within}) AND {on}"
         (
             target.alias("t")
             .merge(df.alias("s"), on)

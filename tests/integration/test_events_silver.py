@@ -6,35 +6,32 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from sales_lakehouse.config import Settings
+from sales_lakehouse.contracts import load_contract
+from sales_lakehouse.lake import Lake
 from sales_lakehouse.pipeline import run
 from tests.integration.conftest import FirstRun
-from tests.integration.helpers import copy_lake, lake_of, quiet, run_pipeline, stats
+from tests.integration.helpers import (
+    copy_lake,
+    lake_of,
+    quiet,
+    run_pipeline,
+    stats,
+    write_landing_csv,
+)
 
 pytestmark = pytest.mark.integration
 
-SALE_COLUMNS = (
-    "order_id",
-    "line_number",
-    "order_ts",
-    "store_id",
-    "customer_id",
-    "product_id",
-    "quantity",
-    "unit_price",
-    "discount_amount",
-    "promotion_id",
-    "channel",
-    "currency",
-)
+SALE_COLUMNS = load_contract("sales").column_names
 
 
 def _iso(value: datetime) -> str:
@@ -240,3 +237,72 @@ def test_out_of_order_events_give_the_same_silver_as_in_order(
 
     assert _silver_lines(spark, in_order / "landing", in_order / "lake") == EXPECTED
     assert _silver_lines(spark, reversed_ / "landing", reversed_ / "lake") == EXPECTED
+
+
+def _units_by_day(lake: Lake) -> dict[date, int]:
+    rows = lake.read("gold", "daily_sales").groupBy("sale_date").agg(F.sum("units")).collect()
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def _landing_row(line: Mapping[str, Any], order_ts: datetime) -> dict[str, str]:
+    """A stored silver line as a landing CSV row, with another order_ts."""
+    values = {name: line[name] for name in SALE_COLUMNS}
+    values["order_ts"] = _iso(order_ts)
+    return {name: "" if value is None else str(value) for name, value in values.items()}
+
+
+def test_corrections_moving_lines_to_other_dates_keep_one_row_per_line(
+    spark: SparkSession, first_run: FirstRun, tmp_path: Path
+) -> None:
+    """A correction of order_ts moves a line to another sale date, i.e. another partition
+    of silver.sales: each MERGE must still find the stored row in its old date. Line A is
+    moved by a batch file and again by a later event in the same run (the events' MERGE
+    finds it where the batch's MERGE just put it); line B is moved by an event alone."""
+    landing = Path(shutil.copytree(first_run.landing, tmp_path / "landing"))
+    lake_dir = copy_lake(first_run.lake_dir, tmp_path / "lake")
+    lake = lake_of(spark, landing, lake_dir)
+    silver_before = lake.read("silver", "sales")
+    lines_before = silver_before.count()
+    days = sorted(row[0] for row in silver_before.select("sale_date").distinct().collect())
+    a_day, b_day, a_batch_day, a_event_day, b_event_day = (days[i] for i in (10, 20, 30, 40, 50))
+
+    def first_line(day: date) -> dict[str, Any]:
+        on_day = silver_before.filter(F.col("sale_date") == F.lit(day))
+        return on_day.orderBy("order_id", "line_number").first().asDict()  # type: ignore[union-attr]
+
+    def noon(day: date) -> datetime:
+        return datetime(day.year, day.month, day.day, 12)
+
+    a, b = first_line(a_day), first_line(b_day)
+    units_before = _units_by_day(lake)
+    write_landing_csv(
+        landing / "sales" / "2099-01-03_sales_move.csv",
+        list(SALE_COLUMNS),
+        [_landing_row(a, noon(a_batch_day))],
+    )
+    later = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)  # after the batch
+    land(
+        landing,
+        "moves.json",
+        [
+            event("ev-move-a", "correction", later, {**a, "order_ts": noon(a_event_day)}),
+            event("ev-move-b", "correction", later, {**b, "order_ts": noon(b_event_day)}),
+        ],
+    )
+
+    run_pipeline(spark, landing, lake_dir)
+
+    silver = lake.read("silver", "sales")
+    assert silver.count() == lines_before
+    for line, day in ((a, a_event_day), (b, b_event_day)):
+        key = (F.col("order_id") == line["order_id"]) & (
+            F.col("line_number") == line["line_number"]
+        )
+        assert [r["sale_date"] for r in silver.filter(key).collect()] == [day]
+        facts = lake.read("gold", "fact_sales").filter(key).collect()
+        assert [r["sale_date"] for r in facts] == [day]
+    expected = dict(units_before)
+    for line, old, new in ((a, a_day, a_event_day), (b, b_day, b_event_day)):
+        expected[old] -= line["quantity"]
+        expected[new] += line["quantity"]
+    assert _units_by_day(lake) == expected

@@ -190,3 +190,51 @@ def test_second_batch_with_resends_updates_only_affected_dates(
             assert fact_after_by_day[day] == fact_before_by_day[day], f"fact_sales {day} changed"
     # Only the touched dates were rebuilt: the fact rows written are theirs.
     assert summary.gold_rows["fact_sales"] == expected_fact_rows
+
+
+MOVE_FILE = "sales/2099-01-02_sales_move.csv"
+
+
+def test_correction_moving_a_line_to_another_date(
+    spark: SparkSession, first_run: FirstRun, oracle: Oracle, tmp_path: Path
+) -> None:
+    """A re-sent line whose order_ts moves it to another day: silver.sales (partitioned by
+    sale_date, its MERGE pruned to the dates involved) still holds one row for the line,
+    now on the new day, and gold's old and new dates both match the oracle."""
+    lake_dir = copy_lake(first_run.lake_dir, tmp_path / "lake")
+    lake = lake_of(spark, first_run.landing, lake_dir)
+    silver_before = lake.read("silver", "sales")
+    lines_before = silver_before.count()
+    version_before = lake.version("silver", "sales")
+    clean = _clean_lines_by_date(first_run, oracle)
+    dates = sorted(day for day, lines in clean.items() if len(lines) >= 2)
+    old_day, new_day = dates[30], dates[90]
+    order_id, line, file_name = clean[old_day][0]
+    moved = {**_landed_row(first_run, order_id, line, file_name)}
+    moved["order_ts"] = f"{new_day.isoformat()}T12:00:00Z"
+    old_day_lines = silver_before.filter(f"sale_date = DATE'{old_day.isoformat()}'").count()
+
+    with _landed(first_run.landing / MOVE_FILE, [moved]):
+        run_pipeline(spark, first_run.landing, lake_dir)
+        after = Oracle.for_generated(first_run.landing, first_run.report)
+        expected_daily = Counter(after.daily([old_day, new_day]))
+        after.close()
+
+    assert lake.read("silver", "sales").count() == lines_before
+    key = f"order_id = '{order_id}' AND line_number = {line}"
+    stored = lake.read("silver", "sales").filter(key).select("sale_date").collect()
+    assert [row["sale_date"] for row in stored] == [new_day]
+    facts = lake.read("gold", "fact_sales").filter(key).select("sale_date").collect()
+    assert [row["sale_date"] for row in facts] == [new_day]
+    daily_columns = (*DAILY_GRAIN, *DAILY_MEASURES)
+    daily = lake.read("gold", "daily_sales").filter(
+        f"sale_date IN (DATE'{old_day.isoformat()}', DATE'{new_day.isoformat()}')"
+    )
+    difference = multiset_difference(row_multiset(daily.select(*daily_columns)), expected_daily)
+    assert not difference, f"gold.daily_sales (left) vs oracle (right):\n{difference}"
+
+    # The MERGE rewrote the old day's file only (one file per date), not the whole table.
+    assert lake.version("silver", "sales") == version_before + 1
+    metrics = lake.commit_metrics("silver", "sales", since=version_before)
+    assert int(metrics["numTargetRowsUpdated"]) == 1
+    assert int(metrics["numTargetRowsCopied"]) == old_day_lines - 1

@@ -21,7 +21,7 @@ from sales_lakehouse.gold.performance import (
     build_product_performance,
     build_promotion_performance,
 )
-from sales_lakehouse.lake import Lake
+from sales_lakehouse.lake import Lake, in_dates
 from sales_lakehouse.pipeline.summary import Progress
 from sales_lakehouse.silver.sales import sold_lines
 
@@ -33,10 +33,6 @@ PARTITIONS: dict[str, tuple[str, ...]] = {
     "daily_sales": ("sale_date",),
     "product_performance": ("month",),
 }
-
-
-def _in_list(column: str, values: list[date]) -> str:
-    return f"{column} IN (" + ", ".join(f"DATE'{value.isoformat()}'" for value in values) + ")"
 
 
 def touched_dates(lake: Lake, since: dict[str, int], until: dict[str, int]) -> list[date]:
@@ -73,7 +69,7 @@ def _write_marts(lake: Lake, fact: DataFrame, dates: list[date] | None) -> dict[
         if dates is None:
             lake.overwrite(mart, "gold", name, partition_by=PARTITIONS[name])
         else:
-            predicate = _in_list("sale_date", dates)
+            predicate = in_dates("sale_date", dates)
             lake.replace_where(mart, "gold", name, predicate, partition_by=PARTITIONS[name])
     for name in ("fact_sales", "daily_sales"):
         written[name] = int(lake.commit_metrics("gold", name, since=-1).get("numOutputRows", 0))
@@ -92,7 +88,7 @@ def _write_marts(lake: Lake, fact: DataFrame, dates: list[date] | None) -> dict[
             build_product_performance(in_months),
             "gold",
             "product_performance",
-            _in_list("month", months),
+            in_dates("month", months),
             partition_by=PARTITIONS["product_performance"],
         )
     promotions = build_promotion_performance(

@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 
 from sales_lakehouse.bronze import bronze_schema
 from sales_lakehouse.contracts import Contract, load_contract
-from sales_lakehouse.lake import Lake
+from sales_lakehouse.lake import Lake, in_dates
 from sales_lakehouse.pipeline.quality import (
     CHECK_ORDER,
     context,
@@ -67,12 +67,17 @@ from sales_lakehouse.silver.sales import (
     SALES_ORDER,
     batch_lines,
     event_lines,
+    merge_dates,
     to_silver_sales,
 )
 
 EVENTS = "sales_events"
 # Datasets whose accepted rows go into another dataset's silver table.
 TARGET = {EVENTS: "sales"}
+# Silver tables partitioned so that a MERGE rewrites only the partitions it touches: a
+# daily batch corrects lines of the past week, which in one unpartitioned table sit in
+# every file (docs/benchmark.md). Products and promotions are small: one file each.
+PARTITIONS: dict[str, tuple[str, ...]] = {"sales": ("sale_date",)}
 
 
 def target_of(dataset: str) -> str:
@@ -344,7 +349,9 @@ def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
             f"{stats.quarantined} quarantined + {stats.duplicates} duplicates"
         )
     contract, keys, target = batch.contract, list(batch.contract.business_key), batch.target
-    lake.ensure("silver", target, _empty_silver(lake, dataset).schema, change_feed=True)
+    partitions = PARTITIONS.get(target, ())
+    silver_schema = _empty_silver(lake, dataset).schema
+    lake.ensure("silver", target, silver_schema, change_feed=True, partition_by=partitions)
     lake.ensure("quarantine", dataset, batch.quarantine.schema)
     if batch.all_bronze:  # every bronze row was validated: the whole quarantine
         lake.overwrite(batch.quarantine, "quarantine", dataset)
@@ -353,7 +360,7 @@ def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
         lake.append(batch.quarantine, "quarantine", dataset, txn=txn)
     if batch.from_scratch:
         silver = shape_silver(dataset, batch.rows, contract)
-        lake.overwrite(silver, "silver", target, change_feed=True)
+        lake.overwrite(silver, "silver", target, change_feed=True, partition_by=partitions)
     else:
         _upsert(
             lake,
@@ -381,6 +388,19 @@ def _empty_bronze(lake: Lake, contract: Contract) -> DataFrame:
     return lake.spark.createDataFrame([], bronze_schema(contract))
 
 
+def _sale_dates(silver: DataFrame, existing: DataFrame, keys: list[str]) -> str | None:
+    """The MERGE's date predicate on the stored sales (``t``): the new and the stored dates
+    of the batch's lines (see :func:`merge_dates`); None for an empty batch."""
+    dates = [row["sale_date"] for row in merge_dates(silver, existing, keys).collect()]
+    known = sorted(day for day in dates if day is not None)
+    if not dates:
+        return None
+    clauses = [in_dates("t.sale_date", known)] if known else []
+    if len(known) < len(dates):  # order_ts is required; kept safe for rows without a date
+        clauses.append("t.sale_date IS NULL")
+    return " OR ".join(clauses)
+
+
 def _upsert(
     lake: Lake,
     *,
@@ -390,12 +410,22 @@ def _upsert(
     existing: DataFrame,
     keys: list[str],
 ) -> None:
+    """MERGE a staged batch into its silver table (products: rebuild the SCD2 versions of
+    the products it touches first); sales touches only the sale dates involved."""
     if dataset != "products":
         silver = shape_silver(dataset, rows, contract)
         newer_and_different = (
             f"s.{ROW_HASH} <> t.{ROW_HASH} AND {newer_sql(version_order(dataset))}"
         )
-        lake.merge(silver, "silver", target_of(dataset), keys, update_when=newer_and_different)
+        within = _sale_dates(silver, existing, keys) if target_of(dataset) == "sales" else None
+        lake.merge(
+            silver,
+            "silver",
+            target_of(dataset),
+            keys,
+            update_when=newer_and_different,
+            within=within,
+        )
         return
     affected = rows.select("product_id").distinct()
     history = existing.join(affected, "product_id", how="left_semi")
