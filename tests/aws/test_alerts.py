@@ -110,6 +110,20 @@ def test_invalid_burst(aws: Aws, alerting: tuple[str, Configure]) -> None:
     assert (message["alert"], message["invalid"], message["threshold"]) == ("invalid_burst", 3, 3)
 
 
+def test_a_poison_message_is_quarantined_not_retried_and_alerted_once(
+    aws: Aws, alerting: tuple[str, Configure]
+) -> None:
+    queue_url, configure = alerting
+    configure(INVALID_BURST_COUNT="1")
+
+    response = handler.sqs_handler(batch(sale("ok"), "\u0000{poison"), CONTEXT)
+
+    assert response == {"batchItemFailures": []}  # not retried: SQS deletes it
+    (notification,) = aws.alerts(queue_url)
+    message = json.loads(notification["Message"])
+    assert (message["alert"], message["invalid"]) == ("invalid_burst", 1)
+
+
 def test_no_alert_for_events_that_failed_to_land(aws: Aws, configure: Configure) -> None:
     """A batch that is retried raises its alerts on the try that lands it, not twice."""
     topic_arn, queue_url = aws.alert_topic()
