@@ -64,6 +64,35 @@ def _allowed(check: DatasetCheck, rows: int) -> int:
     return int(rows * (check.max_fraction or 0))
 
 
+def _tolerated(
+    ctx: EvalContext,
+    dataset: str,
+    check: DatasetCheck,
+    counts: tuple[int, int, tuple[str, ...]],
+    *,
+    observed: str,
+    threshold: str,
+    message: str,
+) -> CheckResult:
+    """The result of a check that passes while its failing rows stay within
+    :func:`_allowed`; ``counts`` is (rows checked, rows failed, sample keys) and
+    ``threshold`` may name the tolerated count as ``{allowed}``."""
+    rows, failed, keys = counts
+    allowed = _allowed(check, rows)
+    return result(
+        ctx,
+        dataset,
+        check,
+        rows_checked=rows,
+        rows_failed=failed,
+        passed=failed <= allowed,
+        sample_keys=keys,
+        observed=observed,
+        threshold=threshold.format(allowed=allowed),
+        message=message,
+    )
+
+
 def check_unique(
     df: DataFrame, check: DatasetCheck, ctx: EvalContext, dataset: str, keys: Sequence[str]
 ) -> CheckResult:
@@ -78,16 +107,13 @@ def check_unique(
     ).first()
     assert row is not None
     rows, failed = int(row["rows"]), int(row["failed"])
-    return result(
+    return _tolerated(
         ctx,
         dataset,
         check,
-        rows_checked=rows,
-        rows_failed=failed,
-        passed=failed <= _allowed(check, rows),
-        sample_keys=tuple(row["sample"]),
+        (rows, failed, tuple(row["sample"])),
         observed=f"{row['keys']} repeated keys ({failed} rows)",
-        threshold=f"repeated rows <= {_allowed(check, rows)} ({', '.join(keys)} unique)",
+        threshold=f"repeated rows <= {{allowed}} ({', '.join(keys)} unique)",
         message=f"{failed} of {rows} rows share a {'/'.join(keys)} with another row",
     )
 
@@ -126,16 +152,13 @@ def check_referential(
     ).first()
     assert row is not None
     checked, failed = int(row["checked"]), int(row["failed"])
-    return result(
+    return _tolerated(
         ctx,
         dataset,
         check,
-        rows_checked=checked,
-        rows_failed=failed,
-        passed=failed <= _allowed(check, checked),
-        sample_keys=tuple(row["sample"]),
+        (checked, failed, tuple(row["sample"])),
         observed=f"{failed} orphan rows, {row['values']} unknown {column} values",
-        threshold=f"orphan rows <= {_allowed(check, checked)}",
+        threshold="orphan rows <= {allowed}",
         message=f"{failed} of {checked} rows have a {column} not in {check.references}",
     )
 
