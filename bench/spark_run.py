@@ -20,24 +20,12 @@ from pyspark.sql import SparkSession
 from bench.memory import PeakMemory
 from sales_lakehouse.config import Settings
 from sales_lakehouse.lake import Lake
-from sales_lakehouse.pipeline import RunSummary, run
+from sales_lakehouse.pipeline import DATA_TABLES, RunSummary, run
 from sales_lakehouse.pipeline.maintenance import maintain
 from sales_lakehouse.pipeline.summary import Progress
 
 TABLES: tuple[tuple[str, str], ...] = (
-    ("bronze", "sales"),
-    ("bronze", "products"),
-    ("bronze", "promotions"),
-    ("silver", "sales"),
-    ("silver", "products"),
-    ("silver", "promotions"),
-    ("quarantine", "sales"),
-    ("quarantine", "products"),
-    ("quarantine", "promotions"),
-    ("gold", "fact_sales"),
-    ("gold", "daily_sales"),
-    ("gold", "product_performance"),
-    ("gold", "promotion_performance"),
+    *DATA_TABLES,
     ("meta", "watermarks"),
     ("quality", "dq_results"),
 )

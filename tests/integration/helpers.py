@@ -13,24 +13,10 @@ from pyspark.sql import DataFrame, SparkSession
 
 from sales_lakehouse.config import Settings
 from sales_lakehouse.lake import Lake
-from sales_lakehouse.pipeline import RunSummary, StageStats, run
+from sales_lakehouse.pipeline import DATA_TABLES, RunSummary, StageStats, run
 
 # Every table a full run writes, as (layer, name).
-TABLES: tuple[tuple[str, str], ...] = (
-    ("bronze", "sales"),
-    ("bronze", "products"),
-    ("bronze", "promotions"),
-    ("silver", "sales"),
-    ("silver", "products"),
-    ("silver", "promotions"),
-    ("quarantine", "sales"),
-    ("quarantine", "products"),
-    ("quarantine", "promotions"),
-    ("gold", "fact_sales"),
-    ("gold", "daily_sales"),
-    ("gold", "product_performance"),
-    ("gold", "promotion_performance"),
-)
+TABLES = DATA_TABLES
 
 
 def quiet(_message: str) -> None:
@@ -40,6 +26,14 @@ def quiet(_message: str) -> None:
 def run_pipeline(spark: SparkSession, landing: Path, lake: Path) -> RunSummary:
     """One pipeline run, as a new CLI invocation would do it (new Settings, new run id)."""
     return run(spark, Settings(landing=str(landing), lake=str(lake)), progress=quiet)
+
+
+def run_sales_only(spark: SparkSession, landing: Path, lake: Path) -> RunSummary:
+    """A run over the sales datasets only, as ``--datasets sales``: sale events with or
+    without batch files (an empty ``sales/`` folder stands for no batch files)."""
+    (landing / "sales").mkdir(parents=True, exist_ok=True)
+    settings = Settings(landing=str(landing), lake=str(lake))
+    return run(spark, settings, datasets=("sales",), progress=quiet)
 
 
 def lake_of(spark: SparkSession, landing: Path, lake: Path) -> Lake:

@@ -10,7 +10,7 @@ from sales_lakehouse.lake import Lake
 from sales_lakehouse.pipeline.bronze import ingest_bronze
 from sales_lakehouse.pipeline.events import ingest_events_bronze
 from sales_lakehouse.pipeline.gold import CONSUMER as GOLD_CONSUMER
-from sales_lakehouse.pipeline.gold import refresh_gold
+from sales_lakehouse.pipeline.gold import MARTS, refresh_gold
 from sales_lakehouse.pipeline.quality import check_gold
 from sales_lakehouse.pipeline.silver import run_silver
 from sales_lakehouse.pipeline.summary import (
@@ -23,8 +23,14 @@ from sales_lakehouse.pipeline.summary import (
 )
 
 STAGES = ("bronze", "silver", "gold", "all")
+# Every data table a run over the batch datasets writes, as (layer, name).
+DATA_TABLES: tuple[tuple[str, str], ...] = (
+    *((layer, dataset) for layer in ("bronze", "silver", "quarantine") for dataset in DATASETS),
+    *(("gold", mart) for mart in MARTS),
+)
 
 __all__ = [
+    "DATA_TABLES",
     "STAGES",
     "AccountingError",
     "RunSummary",
