@@ -19,6 +19,7 @@ from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from sales_lakehouse.ingest import handler
+from sales_lakehouse.ingest.config import VARIABLES
 from tests.aws.lambda_events import REGION
 
 FAKE_ENV = {
@@ -187,15 +188,7 @@ def configure(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> Iterator[C
     The handler builds its app from the environment once per container; clearing that
     cache makes each call of ``configure`` a new cold start with the variables given.
     """
-    for name in (
-        "LANDING_BUCKET",
-        "LANDING_PREFIX",
-        "ALERT_TOPIC_ARN",
-        "ALERT_SALE_AMOUNT",
-        "REFUND_SPIKE_PCT",
-        "INVALID_BURST_COUNT",
-        "SLACK_WEBHOOK_URL",
-    ):
+    for name in VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
 

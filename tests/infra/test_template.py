@@ -21,6 +21,7 @@ from jobs import register_catalog
 from sales_lakehouse import jobs as spark_jobs
 from sales_lakehouse.config import LAYERS
 from sales_lakehouse.deploy.template import INLINE_LIMIT, compact_json, load_template
+from sales_lakehouse.ingest.config import VARIABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
@@ -49,17 +50,7 @@ DELTA_CONF = (
 )
 # Variables IngestSettings.from_env reads (src/sales_lakehouse/ingest/config.py) plus
 # Powertools' own.
-LAMBDA_VARIABLES = {
-    "LANDING_BUCKET",
-    "LANDING_PREFIX",
-    "ALERT_TOPIC_ARN",
-    "ALERT_SALE_AMOUNT",
-    "REFUND_SPIKE_PCT",
-    "INVALID_BURST_COUNT",
-    "SLACK_WEBHOOK_URL",
-    "POWERTOOLS_SERVICE_NAME",
-    "POWERTOOLS_METRICS_NAMESPACE",
-}
+LAMBDA_VARIABLES = {*VARIABLES, "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
 
 
 Template = dict[str, Any]

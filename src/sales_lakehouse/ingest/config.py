@@ -22,6 +22,19 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 
 
+# The function's own variables, as the template sets them and from_env reads them
+# (AWS_ENDPOINT_URL, a standard AWS variable, is read too: for local emulators).
+VARIABLES: tuple[str, ...] = (
+    "LANDING_BUCKET",
+    "LANDING_PREFIX",
+    "ALERT_TOPIC_ARN",
+    "ALERT_SALE_AMOUNT",
+    "REFUND_SPIKE_PCT",
+    "INVALID_BURST_COUNT",
+    "SLACK_WEBHOOK_URL",
+)
+
+
 class ConfigError(ValueError):
     """The Lambda environment is missing a variable or holds an invalid value."""
 
