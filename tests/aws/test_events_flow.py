@@ -11,13 +11,11 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from sales_lakehouse.config import Settings
 from sales_lakehouse.ingest import handler
 from sales_lakehouse.ingest.producer import SqsTarget, produce
-from sales_lakehouse.pipeline import run
 from tests.aws.conftest import Aws, Configure
 from tests.aws.lambda_events import FakeLambdaContext, sqs_event_from_messages
-from tests.integration.helpers import lake_of, quiet, stats
+from tests.integration.helpers import lake_of, run_sales_only, stats
 
 pytestmark = [pytest.mark.aws, pytest.mark.integration]
 
@@ -91,14 +89,8 @@ def test_produced_events_reach_silver_through_sqs_lambda_and_s3(
     returned = {key for key, event in expected.items() if event["event_type"] == "return"}
     assert returned, "the producer's 8 % of returns should give at least one returned line"
 
-    (landing / "sales").mkdir(parents=True)
     lake_dir = tmp_path / "lake"
-    summary = run(
-        spark,
-        Settings(landing=str(landing), lake=str(lake_dir)),
-        datasets=("sales",),
-        progress=quiet,
-    )
+    summary = run_sales_only(spark, landing, lake_dir)
 
     silver_stats = stats(summary, "silver", "sales_events")
     assert silver_stats.rows_in == len(events)

@@ -15,16 +15,14 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from sales_lakehouse.config import Settings
 from sales_lakehouse.contracts import load_contract
 from sales_lakehouse.lake import Lake
-from sales_lakehouse.pipeline import run
 from tests.integration.conftest import FirstRun
 from tests.integration.helpers import (
     copy_lake,
     lake_of,
-    quiet,
     run_pipeline,
+    run_sales_only,
     stats,
     write_landing_csv,
 )
@@ -41,9 +39,8 @@ def _iso(value: datetime) -> str:
 def event(event_id: str, event_type: str, at: datetime, line: Mapping[str, Any]) -> dict[str, Any]:
     """An event as the Lambda consumer lands it: the whole line plus the event fields."""
     values = {name: line[name] for name in SALE_COLUMNS if line.get(name) is not None}
-    for name in ("order_ts",):
-        if isinstance(values.get(name), datetime):
-            values[name] = _iso(values[name])
+    if isinstance(values.get("order_ts"), datetime):
+        values["order_ts"] = _iso(values["order_ts"])
     for name in ("quantity", "line_number"):
         values[name] = int(values[name])
     for name in ("unit_price", "discount_amount"):
@@ -199,16 +196,6 @@ EXPECTED = {
 }
 
 
-def _events_only_run(spark: SparkSession, landing: Path, lake_dir: Path) -> None:
-    (landing / "sales").mkdir(parents=True, exist_ok=True)
-    run(
-        spark,
-        Settings(landing=str(landing), lake=str(lake_dir)),
-        datasets=("sales",),
-        progress=quiet,
-    )
-
-
 def _silver_lines(spark: SparkSession, landing: Path, lake_dir: Path) -> dict[Any, tuple[Any, ...]]:
     rows = lake_of(spark, landing, lake_dir).read("silver", "sales").collect()
     return {
@@ -227,13 +214,13 @@ def test_out_of_order_events_give_the_same_silver_as_in_order(
 ) -> None:
     in_order = tmp_path / "in-order"
     land(in_order / "landing", "all.json", OLDEST + NEWEST)
-    _events_only_run(spark, in_order / "landing", in_order / "lake")
+    run_sales_only(spark, in_order / "landing", in_order / "lake")
 
     reversed_ = tmp_path / "reversed"
     land(reversed_ / "landing", "newest.json", NEWEST)
-    _events_only_run(spark, reversed_ / "landing", reversed_ / "lake")
+    run_sales_only(spark, reversed_ / "landing", reversed_ / "lake")
     land(reversed_ / "landing", "oldest.json", OLDEST)
-    _events_only_run(spark, reversed_ / "landing", reversed_ / "lake")
+    run_sales_only(spark, reversed_ / "landing", reversed_ / "lake")
 
     assert _silver_lines(spark, in_order / "landing", in_order / "lake") == EXPECTED
     assert _silver_lines(spark, reversed_ / "landing", reversed_ / "lake") == EXPECTED
