@@ -9,6 +9,7 @@ already processed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -60,6 +61,12 @@ def _quote(identifier: str) -> str:
     return "`" + identifier.replace("`", "``") + "`"
 
 
+def _bare(location: str) -> str:
+    """A location without its scheme and slashes around it, for comparing locations that
+    Spark qualified (``file:/lake/x``, ``s3a://bucket/x``) with ones it did not (``/lake/x``)."""
+    return re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*:", "", location).strip("/")
+
+
 def in_dates(column: str, values: Iterable[date]) -> str:
     """A SQL predicate ``column IN (DATE'…', …)`` for ``replace_where`` and ``merge``."""
     return f"{column} IN (" + ", ".join(f"DATE'{value.isoformat()}'" for value in values) + ")"
@@ -72,6 +79,7 @@ class Lake:
         self.spark = spark
         self.settings = settings
         self._registered: set[tuple[str, str]] = set()
+        self._watermarks: dict[tuple[str, str], int] | None = None
 
     def path(self, layer: str, name: str) -> str:
         return self.settings.table_path(layer, name)
@@ -110,23 +118,24 @@ class Lake:
         if (layer, name) in self._registered:
             return
         location = self.path(layer, name)
-        self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {_quote(layer)}")
         qualified = f"{_quote(layer)}.{_quote(name)}"
         if self.spark.catalog.tableExists(f"{layer}.{name}"):
-            if self._owns_catalog() or self._location_of(qualified) == location.split("://")[-1]:
+            if self._owns_catalog() or self._location_of(qualified) == _bare(location):
                 self._registered.add((layer, name))
                 return
             self.spark.sql(f"DROP TABLE {qualified}")
+        else:
+            self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {_quote(layer)}")
         self.spark.sql(f"CREATE TABLE {qualified} USING DELTA LOCATION '{location}'")
         self._registered.add((layer, name))
 
     def _owns_catalog(self) -> bool:
-        warehouse = self.spark.conf.get("spark.sql.warehouse.dir", "") or ""
-        return warehouse.split("://")[-1].startswith(self.settings.catalog_dir.split("://")[-1])
+        warehouse = _bare(self.spark.conf.get("spark.sql.warehouse.dir", "") or "")
+        return f"{warehouse}/".startswith(f"{_bare(self.settings.catalog_dir)}/")
 
     def _location_of(self, qualified: str) -> str:
         row = self.spark.sql(f"DESCRIBE DETAIL {qualified}").first()
-        return "" if row is None else str(row["location"]).split("://")[-1].rstrip("/")
+        return "" if row is None else _bare(str(row["location"]))
 
     def read(self, layer: str, name: str, version: int | None = None) -> DataFrame:
         reader = self.spark.read.format("delta")
@@ -306,16 +315,22 @@ class Lake:
         return {str(row[0]) for row in rows}
 
     def watermark(self, consumer: str, source: str) -> int | None:
-        """The last source version ``consumer`` processed, or None."""
-        if not self.exists(*WATERMARKS):
-            return None
-        row = (
-            self.read(*WATERMARKS)
-            .filter((F.col("consumer") == consumer) & (F.col("source") == source))
-            .agg(F.max("version").alias("version"))
-            .first()
-        )
-        return None if row is None or row["version"] is None else int(row["version"])
+        """The last source version ``consumer`` processed, or None.
+
+        The table is read once per Lake (one job instead of one per question) and kept in
+        step with :meth:`set_watermarks`; a Lake serves one run of the single writer.
+        """
+        if self._watermarks is None:
+            self._watermarks = {}
+            if self.exists(*WATERMARKS):
+                rows = (
+                    self.read(*WATERMARKS)
+                    .groupBy("consumer", "source")
+                    .agg(F.max("version").alias("version"))
+                    .collect()
+                )
+                self._watermarks = {(r["consumer"], r["source"]): int(r["version"]) for r in rows}
+        return self._watermarks.get((consumer, source))
 
     def set_watermarks(self, consumer: str, versions: dict[str, int]) -> None:
         """Record, in one commit, the source versions ``consumer`` has processed.
@@ -330,6 +345,10 @@ class Lake:
             WATERMARK_SCHEMA,
         )
         rows.write.format("delta").mode("append").save(self.path(*WATERMARKS))
+        if self._watermarks is not None:
+            for source, version in versions.items():
+                known = self._watermarks.get((consumer, source), version)
+                self._watermarks[(consumer, source)] = max(version, known)
 
     def table_names(self) -> list[tuple[str, str]]:
         """(layer, name) of every Delta table under the lake root's layer folders."""
