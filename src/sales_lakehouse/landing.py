@@ -1,12 +1,14 @@
 """Reading the landing zone: list the files of a dataset and read CSV files as strings.
 
-Files are read through Spark so that local folders and S3 (s3a) behave the same. Every
+Files are read through Spark (a header line through Spark's Hadoop file system) so that
+local folders and S3 (s3a) behave the same. Every
 value is read as a string (typing is silver's job) with RFC 4180 quoting, and lines the
 CSV parser cannot fit to the header are kept with their raw text.
 """
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 
 from pyspark.errors import AnalysisException
@@ -55,12 +57,33 @@ def list_files(spark: SparkSession, folder: str, suffix: str = ".csv") -> list[L
 
 
 def read_header(spark: SparkSession, path: str) -> list[str]:
-    """The header row of one CSV file, as written (an empty file gives [])."""
-    options = {**CSV_OPTIONS, "header": "false", "multiLine": "false"}
-    first = spark.read.options(**options).csv(path).limit(1).collect()
-    if not first:
+    """The header row of one CSV file, as written but without a byte order mark (an empty
+    file gives []).
+
+    Only the first line is read, through the session's Hadoop file system (local, s3a),
+    and parsed with the landing CSV dialect: no Spark job, which cost about 0.4 s per file
+    (``make bench``). Raises OSError with the file system's message when it cannot be read.
+    """
+    from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
+
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    try:
+        fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+        stream = jvm.java.io.InputStreamReader(fs.open(hadoop_path), CSV_OPTIONS["encoding"])
+        reader = jvm.java.io.BufferedReader(stream)
+        try:
+            line = reader.readLine()
+        finally:
+            reader.close()
+    except Py4JJavaError as error:
+        raise OSError(str(error.java_exception.toString())) from None
+    if line is None:
         return []
-    return ["" if value is None else str(value) for value in first[0]]
+    text = str(line).removeprefix("\ufeff")
+    parsed = csv.reader([text], delimiter=CSV_OPTIONS["sep"], quotechar=CSV_OPTIONS["quote"])
+    return next(parsed, [])
 
 
 def read_csv_files(spark: SparkSession, paths: list[str], header: list[str]) -> DataFrame:

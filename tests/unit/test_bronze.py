@@ -97,3 +97,16 @@ def test_landing_reader_flags_wrong_field_counts_and_honours_rfc4180(
 
 def test_missing_landing_folder_lists_no_files(spark: SparkSession, tmp_path: Path) -> None:
     assert list_files(spark, str(tmp_path / "nope")) == []
+
+
+def test_read_header_reads_the_first_line_only_with_csv_quoting(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_bytes(b'\xef\xbb\xbf"Order_ID","note, free text",brand\r\nP1,"a\r\nb",x\r\n')
+    assert read_header(spark, str(quoted)) == ["Order_ID", "note, free text", "brand"]
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    assert read_header(spark, str(empty)) == []
+    with pytest.raises(OSError, match=r"missing\.csv does not exist"):
+        read_header(spark, str(tmp_path / "missing.csv"))
