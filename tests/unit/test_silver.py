@@ -12,6 +12,7 @@ from sales_lakehouse.contracts import load_contract
 from sales_lakehouse.silver.common import (
     ROW_HASH,
     accepted_rows,
+    count_versions,
     latest_per_key,
     newer_sql,
     rejected_rows,
@@ -131,6 +132,7 @@ def test_latest_per_key_prefers_later_ingest_then_later_file(spark: SparkSession
     got = sorted((r["line_number"], r["quantity"]) for r in latest.collect())
     assert got == [(1, 3), (2, 4)]
     assert superseded.count() == 3
+    assert count_versions(validated, list(SALES.business_key)) == (2, 3)
 
 
 def _version(
