@@ -232,9 +232,10 @@ def markdown(result: dict[str, Any]) -> str:
         f"# Benchmark {result['date']}, scale {result['scale']:,} lines",
         "",
         f"Machine: {m['nproc']} cores ({m['cpu']}), {m['ram_gib']} GiB RAM; load average "
-        f"{m['load_average_start']} at start, {m['load_average_end']} at end (shared machine: "
-        "other engineers' Spark tests ran at the same time, so absolute times are noisy; "
-        "ratios measured in the same run are the figures to trust).",
+        f"{m['load_average_start']} at start, {m['load_average_end']} at end (a load above "
+        f"the {m['nproc']} cores means other processes competed: absolute times are noisy; "
+        "ratios measured in the same run are the figures to trust). "
+        f"Spark driver memory: {m.get('spark_driver_memory') or 'default'}.",
         f"Landing generation: {result['generation_seconds']:.1f} s (not pipeline time); "
         f"increment files built in {result['increment_seconds']:.1f} s.",
         "",
@@ -370,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     peak = memory.stop()
     info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    info["spark_driver_memory"] = bench.driver_memory
     result = {
         "date": f"{datetime.now(UTC):%Y-%m-%d}",
         "scale": options.scale,

@@ -80,6 +80,7 @@ class SparkBench:
     def __init__(self, landing: Path, lake: Path, memory: PeakMemory, progress: Progress):
         self.landing, self.lake, self.memory, self.progress = landing, lake, memory, progress
         self.spark: SparkSession | None = None
+        self.driver_memory = ""
         self.runs: list[StageRun] = []
 
     def settings(self) -> Settings:
@@ -94,6 +95,7 @@ class SparkBench:
         started = time.perf_counter()
         self.spark = build_session(self.settings(), app_name="sales-lakehouse-bench")
         seconds = time.perf_counter() - started
+        self.driver_memory = self.spark.sparkContext.getConf().get("spark.driver.memory", "")
         result = StageRun("initial", "session", seconds, 0, self.memory.take())
         self.runs.append(result)
         return result
