@@ -1,20 +1,17 @@
 """Alerts end to end: the handler publishes to SNS; a subscribed SQS queue receives them.
 
-Slack is a local http.server on 127.0.0.1 standing in for an incoming webhook.
+From the topic, the notifier function takes them to Slack: tests/aws/test_notifier.py.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
 
 from sales_lakehouse.ingest import handler
-from sales_lakehouse.ingest.alerts import Alert, SlackNotifier
 from tests.aws.conftest import Aws, Configure
 from tests.aws.lambda_events import FakeLambdaContext, body, sale, sqs_event, sqs_record
 
@@ -154,63 +151,3 @@ def test_alert_publish_failure_does_not_fail_the_batch(
     (emf,) = [json.loads(line) for line in out.splitlines() if '"_aws"' in line]
     assert (emf["AlertsRaised"], emf["AlertDeliveryFailures"]) == ([1.0], [1.0])
     assert "alert not published to SNS" in [record.getMessage() for record in caplog.records]
-
-
-class _Webhook(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]]
-    status = 200
-
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        type(self).received.append(
-            {
-                "content_type": self.headers["Content-Type"],
-                "json": json.loads(self.rfile.read(length)),
-            }
-        )
-        self.send_response(self.status)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep the test output quiet."""
-
-
-@pytest.fixture
-def webhook() -> Iterator[tuple[str, type[_Webhook]]]:
-    """A local stand-in for a Slack incoming webhook; yields its URL and request log."""
-    recorder = type("Recorder", (_Webhook,), {"received": [], "status": 200})
-    server = HTTPServer(("127.0.0.1", 0), recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/services/T000/B000/XXXX", recorder
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_slack_receives_the_alert_as_json(
-    aws: Aws, configure: Configure, webhook: tuple[str, type[_Webhook]]
-) -> None:
-    url, recorder = webhook
-    configure(LANDING_BUCKET=aws.bucket(), SLACK_WEBHOOK_URL=url, ALERT_SALE_AMOUNT="500")
-
-    handler.sqs_handler(batch(sale("big", "O-BIG", quantity=3, unit_price="250.00")), CONTEXT)
-
-    (request,) = recorder.received
-    assert request["content_type"] == "application/json"
-    text = request["json"]["text"]
-    assert text.startswith("*Large sale: 1 above 500, max 749.00 USD order O-BIG*\n```")
-    assert '"net_amount": "749.00"' in text
-
-
-def test_slack_errors_are_logged_not_raised(webhook: tuple[str, type[_Webhook]]) -> None:
-    url, recorder = webhook
-    recorder.status = 500
-    alert = Alert("invalid_burst", "Invalid event burst: 9 invalid events", {"invalid": 9})
-
-    assert SlackNotifier(url, timeout=2).send(alert) is False
-    assert len(recorder.received) == 1
-    closed_port = "http://127.0.0.1:9/hooks/none"
-    assert SlackNotifier(closed_port, timeout=2).send(alert) is False

@@ -19,7 +19,6 @@ def test_defaults_with_only_the_bucket() -> None:
         alert_sale_amount=Decimal("10000"),
         refund_spike_pct=Decimal("20"),
         invalid_burst_count=10,
-        slack_webhook_url=None,
         endpoint_url=None,
     )
 
@@ -32,7 +31,6 @@ def test_every_variable_is_read() -> None:
         "ALERT_SALE_AMOUNT": "2500.50",
         "REFUND_SPIKE_PCT": "12.5",
         "INVALID_BURST_COUNT": "4",
-        "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/x",
         "AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
     }
 
@@ -45,7 +43,6 @@ def test_every_variable_is_read() -> None:
         Decimal("12.5"),
     )
     assert settings.invalid_burst_count == 4
-    assert settings.slack_webhook_url == "https://hooks.slack.com/services/T0/B0/x"
     assert settings.endpoint_url == "http://127.0.0.1:5000"
 
 
@@ -65,7 +62,7 @@ def test_every_bad_variable_is_named_in_one_message() -> None:
         "ALERT_SALE_AMOUNT": "-5",
         "REFUND_SPIKE_PCT": "lots",
         "INVALID_BURST_COUNT": "0",
-        "SLACK_WEBHOOK_URL": "file:///etc/passwd",
+        "AWS_ENDPOINT_URL": "file:///etc/passwd",
     }
 
     with pytest.raises(ConfigError) as raised:
@@ -77,7 +74,7 @@ def test_every_bad_variable_is_named_in_one_message() -> None:
         "ALERT_SALE_AMOUNT='-5' must be a number above 0; "
         "REFUND_SPIKE_PCT='lots' is not a number; "
         "INVALID_BURST_COUNT='0' must be at least 1; "
-        "SLACK_WEBHOOK_URL='file:///etc/passwd' is not an http(s) URL"
+        "AWS_ENDPOINT_URL='file:///etc/passwd' is not an http(s) URL"
     )
 
 

@@ -32,7 +32,9 @@ def spark_modules_after_importing(*modules: str) -> str:
 
 def test_lambda_code_imports_no_spark() -> None:
     imported = spark_modules_after_importing(
-        "sales_lakehouse.ingest.handler", "sales_lakehouse.ingest.producer"
+        "sales_lakehouse.ingest.handler",
+        "sales_lakehouse.ingest.notifier",
+        "sales_lakehouse.ingest.producer",
     )
 
     assert imported == "[]"

@@ -1,22 +1,20 @@
-"""Alert rules evaluated on each batch, and where alerts go (SNS, optionally Slack).
+"""Alert rules evaluated on each batch, and the SNS publisher that sends them out.
 
 Rules see only what a batch actually landed or quarantined, so a batch that failed
 and is retried raises its alerts once, on the try that lands it. Delivery is
 best-effort: a failed publish is logged and counted, never a reason to reprocess data.
+The alert notifier function (``notifier.py``) takes them from the topic to Slack.
 """
 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from sales_lakehouse.ingest.model import net_amount
-from sales_lakehouse.ingest.observability import logger
 
 # SNS rejects a Subject over 100 characters or with anything but printable ASCII.
 SUBJECT_LIMIT = 100
@@ -127,30 +125,3 @@ class SnsPublisher:
             Message=alert.message(),
             MessageAttributes={"alert": {"DataType": "String", "StringValue": alert.kind}},
         )
-
-
-class SlackNotifier:
-    """Posts alerts to a Slack incoming webhook; failures are logged, never raised."""
-
-    def __init__(self, webhook_url: str, timeout: float = 5.0) -> None:
-        self._url = webhook_url
-        self._timeout = timeout
-
-    def send(self, alert: Alert) -> bool:
-        """True if Slack accepted the alert."""
-        text = f"*{alert.subject}*\n```{alert.message(indent=2)}```"
-        # The URL was checked to be http(s) in config: urllib would also open file:// URLs.
-        request = urllib.request.Request(
-            self._url,
-            data=json.dumps({"text": text}).encode("utf-8"),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                return 200 <= int(response.status) < 300
-        except (urllib.error.URLError, TimeoutError, OSError) as error:
-            logger.error(
-                "slack alert not delivered", extra={"alert": alert.kind, "error": str(error)}
-            )
-            return False

@@ -31,7 +31,6 @@ VARIABLES: tuple[str, ...] = (
     "ALERT_SALE_AMOUNT",
     "REFUND_SPIKE_PCT",
     "INVALID_BURST_COUNT",
-    "SLACK_WEBHOOK_URL",
 )
 
 
@@ -49,7 +48,6 @@ class IngestSettings:
     alert_sale_amount: Decimal = Decimal("10000")
     refund_spike_pct: Decimal = Decimal("20")
     invalid_burst_count: int = 10
-    slack_webhook_url: str | None = None
     endpoint_url: str | None = None
 
     @classmethod
@@ -66,7 +64,6 @@ class IngestSettings:
             or cls.refund_spike_pct,
             invalid_burst_count=reader.optional("INVALID_BURST_COUNT", _positive_int)
             or cls.invalid_burst_count,
-            slack_webhook_url=reader.optional("SLACK_WEBHOOK_URL", _http_url),
             endpoint_url=reader.optional("AWS_ENDPOINT_URL", _http_url),
         )
         if reader.problems:

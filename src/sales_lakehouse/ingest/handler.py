@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.batch import EventType, process_partial_res
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sales_lakehouse.ingest.alerts import Alert, AlertRules, SlackNotifier, SnsPublisher, evaluate
+from sales_lakehouse.ingest.alerts import Alert, AlertRules, SnsPublisher, evaluate
 from sales_lakehouse.ingest.aws import client
 from sales_lakehouse.ingest.config import IngestSettings
 from sales_lakehouse.ingest.observability import logger, metrics
@@ -47,9 +47,6 @@ class IngestApp:
         if settings.alert_topic_arn:
             sns = sns if sns is not None else client("sns", settings.endpoint_url)
             self.sns = SnsPublisher(sns, settings.alert_topic_arn)
-        self.slack = (
-            SlackNotifier(settings.slack_webhook_url) if settings.slack_webhook_url else None
-        )
 
     def handle(
         self, event: dict[str, Any], context: LambdaContext, event_type: EventType
@@ -85,20 +82,19 @@ class IngestApp:
         self._alert(evaluate(self.rules, summary.landed_events, summary.quarantined, source))
 
     def _alert(self, alerts: list[Alert]) -> None:
-        """Send each alert to SNS and Slack; a delivery failure is logged and counted."""
+        """Publish each alert to SNS; a publish failure is logged and counted.
+
+        The alert notifier function takes them from the topic to Slack.
+        """
         for alert in alerts:
             logger.warning("alert raised", extra={"alert": alert.kind, "subject": alert.subject})
             metrics.add_metric(name="AlertsRaised", unit=MetricUnit.Count, value=1)
-            delivered = True
-            if self.sns is not None:
-                try:
-                    self.sns.send(alert)
-                except Exception:  # best-effort: the data is landed, do not retry it
-                    logger.exception("alert not published to SNS", extra={"alert": alert.kind})
-                    delivered = False
-            if self.slack is not None:
-                delivered = self.slack.send(alert) and delivered
-            if not delivered:
+            if self.sns is None:
+                continue
+            try:
+                self.sns.send(alert)
+            except Exception:  # best-effort: the data is landed, do not retry it
+                logger.exception("alert not published to SNS", extra={"alert": alert.kind})
                 metrics.add_metric(name="AlertDeliveryFailures", unit=MetricUnit.Count, value=1)
 
 
