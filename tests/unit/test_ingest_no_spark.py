@@ -32,6 +32,7 @@ def spark_modules_after_importing(*modules: str) -> str:
 
 def test_lambda_code_imports_no_spark() -> None:
     imported = spark_modules_after_importing(
+        "sales_lakehouse.ingest.api_producer",
         "sales_lakehouse.ingest.handler",
         "sales_lakehouse.ingest.notifier",
         "sales_lakehouse.ingest.producer",

@@ -5,6 +5,9 @@ Kinesis gets ``PutRecords`` calls of up to 500 records (partition key = order_id
 the entries reported as failed are sent again, with exponential backoff; those still
 failing after the last attempt, and those SQS blames on the sender (which sending again
 cannot fix), are counted as failed, not raised.
+
+``KinesisTarget`` and :func:`send_with_retries` are also what the scheduled API producer
+(``ingest/api_producer.py``) puts its pages with.
 """
 
 from __future__ import annotations
@@ -24,10 +27,14 @@ SQS_BATCH = 10
 
 @dataclass(frozen=True)
 class Rejected:
-    """The messages of one call that the service did not take: worth a retry, or not."""
+    """The messages of one call that the service did not take: worth a retry, or not.
+
+    ``reasons``: the service's error code of each rejected message, for error messages.
+    """
 
     retry: list[Message] = field(default_factory=list)
     permanent: list[Message] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
 
 
 class Target(Protocol):
@@ -58,8 +65,12 @@ class KinesisTarget:
         )
         if not response.get("FailedRecordCount"):
             return Rejected()
-        results = zip(batch, response["Records"], strict=True)
-        return Rejected(retry=[message for message, result in results if "ErrorCode" in result])
+        failed = [
+            (message, result["ErrorCode"])
+            for message, result in zip(batch, response["Records"], strict=True)
+            if "ErrorCode" in result
+        ]
+        return Rejected(retry=[message for message, _ in failed], reasons=[c for _, c in failed])
 
 
 class SqsTarget:
@@ -81,6 +92,7 @@ class SqsTarget:
         for entry in response.get("Failed", []):
             kept = rejected.permanent if entry.get("SenderFault") else rejected.retry
             kept.append(batch[int(entry["Id"])])
+            rejected.reasons.append(str(entry.get("Code", "unknown")))
         return rejected
 
 
