@@ -2,8 +2,11 @@
 
 Runs with `python jobs/maintenance.py`, with `spark-submit` or as a Glue 5.1 job:
 `--lake DIR|s3://... [--vacuum-hours 168] [--allow-short-retention] [--no-vacuum]
-[--table LAYER.NAME ...]`. A retention below 168 hours is refused unless
-`--allow-short-retention` is given. Schedule it when no pipeline stage writes.
+[--table LAYER.NAME ...] [--min-interval-hours 0]`. A retention below 168 hours is refused
+unless `--allow-short-retention` is given. Schedule it when no pipeline stage writes (on
+AWS: the last job of the pipeline's workflow). `--min-interval-hours H` skips the tables
+maintained (OPTIMIZE or VACUUM in their Delta history) less than H hours ago; 0, the
+default, maintains every table on every run.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from sales_lakehouse.config import Settings
 from sales_lakehouse.jobs import table_name
 from sales_lakehouse.pipeline.maintenance import (
     SAFE_RETENTION_HOURS,
-    RetentionError,
+    check_min_interval,
     check_retention,
 )
 
@@ -31,16 +34,23 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--table", action="append", type=table_name, help="LAYER.TABLE (repeatable; default all)"
     )
+    parser.add_argument(
+        "--min-interval-hours",
+        type=float,
+        default=0.0,
+        help="skip tables maintained less than this many hours ago (default 0: none)",
+    )
     options, _glue_arguments = parser.parse_known_args(argv)
     return options
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Maintain the tables; exit code 2 for a refused retention."""
+    """Maintain the tables; exit code 2 for a refused retention or a negative interval."""
     options = parse_args((sys.argv if argv is None else argv)[1:])
     try:
         check_retention(options.vacuum_hours, allow_short_retention=options.allow_short_retention)
-    except RetentionError as error:
+        check_min_interval(options.min_interval_hours)
+    except ValueError as error:  # a RetentionError or a negative interval
         print(f"error: {error}", file=sys.stderr)
         return 2
     from sales_lakehouse.lake import Lake
@@ -55,9 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         allow_short_retention=options.allow_short_retention,
         vacuum=not options.no_vacuum,
         tables=options.table,
+        min_interval_hours=options.min_interval_hours,
     )
     for result in results:
-        print(f"{result.table:32} files {result.files_before:6} -> {result.files_after:6}")
+        print(result.summary)
     return 0
 
 

@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
         help="accept --vacuum-hours below 168 (breaks time travel and slow readers)",
     )
     maintain.add_argument("--no-vacuum", action="store_true", help="compact only")
+    maintain.add_argument(
+        "--min-interval-hours",
+        type=float,
+        default=0.0,
+        help="skip tables maintained less than this many hours ago (default 0: none)",
+    )
 
     produce = commands.add_parser("produce", help="send generated sale events to Kinesis or SQS")
     produce.add_argument("--to", choices=("kinesis", "sqs"), required=True, dest="target")
@@ -202,9 +208,10 @@ def _quality(args: argparse.Namespace) -> int:
 
 def _maintain(args: argparse.Namespace) -> int:
     from sales_lakehouse.lake import Lake
-    from sales_lakehouse.pipeline.maintenance import check_retention, maintain
+    from sales_lakehouse.pipeline.maintenance import check_min_interval, check_retention, maintain
 
     check_retention(args.vacuum_hours, allow_short_retention=args.allow_short_retention)
+    check_min_interval(args.min_interval_hours)
     settings = Settings.from_args(lake=args.lake)
     if is_local(settings.lake) and not Path(settings.lake).is_dir():
         raise FileNotFoundError(f"lake {settings.lake} does not exist: run the pipeline first")
@@ -213,9 +220,10 @@ def _maintain(args: argparse.Namespace) -> int:
         vacuum_hours=args.vacuum_hours,
         allow_short_retention=args.allow_short_retention,
         vacuum=not args.no_vacuum,
+        min_interval_hours=args.min_interval_hours,
     )
     for result in results:
-        print(f"{result.table:32} files {result.files_before:6} -> {result.files_after:6}")
+        print(result.summary)
     return 0
 
 

@@ -15,6 +15,11 @@ from pathlib import Path
 from sales_lakehouse.contracts import load_contract
 
 LAYERS: tuple[str, ...] = ("bronze", "silver", "gold", "quarantine", "meta", "quality")
+# Streaming checkpoints (which landed event files bronze has taken), beside the layers.
+CHECKPOINTS = "_checkpoints"
+# Every top-level folder a pipeline job writes under the lake root: the IAM policy of the
+# Glue jobs grants exactly these (tests/infra/test_template.py).
+LAKE_PREFIXES: tuple[str, ...] = (*LAYERS, CHECKPOINTS)
 
 
 def normalize_root(root: str) -> str:

@@ -10,8 +10,9 @@ already processed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from delta.tables import DeltaTable
@@ -19,9 +20,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from sales_lakehouse.config import Settings
+from sales_lakehouse.config import CHECKPOINTS, Settings
 
 CDF_PROPERTY = "delta.enableChangeDataFeed"
+RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+VACUUM_LOGGING = "spark.databricks.delta.vacuum.logging.enabled"
+# Commits read per history page in last_operation_time (the next pages 4x as many).
+HISTORY_PAGE = 16
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 WATERMARKS = ("meta", "watermarks")
 WATERMARK_SCHEMA = T.StructType(
     [
@@ -55,6 +61,22 @@ def _nullable(schema: T.StructType) -> T.StructType:
         return node
 
     return T.StructType.fromJson(relax(schema.jsonValue()))
+
+
+@contextmanager
+def _session_conf(spark: SparkSession, values: Mapping[str, str]) -> Iterator[None]:
+    """Runtime SQL settings for the duration of a block; restored (or unset) afterwards."""
+    previous = {key: spark.conf.get(key, None) for key in values}
+    for key, value in values.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, old in previous.items():
+            if old is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, old)
 
 
 def _quote(identifier: str) -> str:
@@ -237,7 +259,7 @@ class Lake:
 
     def checkpoint(self, layer: str, name: str) -> str:
         """Where the streaming query that writes ``<layer>.<name>`` keeps its progress."""
-        return f"{self.settings.lake}/_checkpoints/{layer}_{name}"
+        return f"{self.settings.lake}/{CHECKPOINTS}/{layer}_{name}"
 
     def append_stream(self, stream: DataFrame, layer: str, name: str) -> int:
         """Append everything a streaming source has not delivered yet, then stop.
@@ -392,13 +414,61 @@ class Lake:
         Delta refuses a retention below its table default (7 days) because a reader or
         writer still using an older snapshot would lose its files. Only with
         ``allow_short_retention`` is that check switched off, for this call only.
+
+        The VACUUM is logged in the table's history (empty ``VACUUM START`` and
+        ``VACUUM END`` commits) on every storage: Delta 3.3 logs it by default on local
+        and HDFS paths but not on S3, and ``VACUUM END`` is what tells
+        :meth:`last_operation_time` that an already compact table was maintained.
         """
-        check = "spark.databricks.delta.retentionDurationCheck.enabled"
-        previous = self.spark.conf.get(check, "true")
+        conf = {VACUUM_LOGGING: "true"}
         if allow_short_retention:
-            self.spark.conf.set(check, "false")
-        try:
+            conf[RETENTION_CHECK] = "false"
+        with _session_conf(self.spark, conf):
             DeltaTable.forPath(self.spark, self.path(layer, name)).vacuum(retention_hours)
-        finally:
-            if allow_short_retention:
-                self.spark.conf.set(check, previous or "true")
+
+    def last_operation_time(
+        self,
+        layer: str,
+        name: str,
+        operations: Collection[str],
+        *,
+        since: datetime | None = None,
+    ) -> datetime | None:
+        """When the table's newest commit of one of ``operations`` was made (aware UTC).
+
+        None when the history holds no such commit. The history is read newest first in
+        growing pages, so a recent match costs one short read; once a page reaches
+        commits older than ``since`` the search stops there (None), as older history
+        cannot matter to the caller. A commit whose parameters say ``status`` FAILED (a
+        VACUUM that broke off) does not count.
+
+        Delta history timestamps are ``TimestampType``: collected into Python they become
+        naive datetimes in the Python process's local time zone, whatever the session's
+        (UTC, session.py). Converting them in Spark to microseconds since the epoch keeps
+        the result independent of both.
+        """
+        table = DeltaTable.forPath(self.spark, self.path(layer, name))
+        limit = HISTORY_PAGE
+        while True:
+            rows = (
+                table.history(limit)
+                .select(
+                    "operation",
+                    F.col("operationParameters").getItem("status").alias("status"),
+                    F.unix_micros("timestamp").alias("micros"),
+                )
+                .collect()
+            )
+            matches = [
+                row["micros"]
+                for row in rows
+                if row["operation"] in operations and row["status"] != "FAILED"
+            ]
+            if matches:
+                return EPOCH + timedelta(microseconds=max(matches))
+            if len(rows) < limit:  # the whole history was read
+                return None
+            oldest = EPOCH + timedelta(microseconds=min(row["micros"] for row in rows))
+            if since is not None and oldest < since:
+                return None
+            limit *= 4

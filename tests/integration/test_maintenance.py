@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,8 +18,8 @@ from tests.integration.helpers import copy_lake, lake_of, quiet, row_multiset
 
 pytestmark = pytest.mark.integration
 
-# meta.watermarks gets one small file per stage commit; silver.sales is one file here
-# (one shuffle partition in tests), so compaction must leave it as it is.
+# meta.watermarks gets one small file per stage commit; silver.sales is one file per date
+# partition here (one shuffle partition in tests), so compaction must leave it as it is.
 TABLES = [("meta", "watermarks"), ("silver", "sales")]
 
 
@@ -38,9 +42,81 @@ def test_maintain_compacts_and_keeps_every_row(
     assert lake.file_count("meta", "watermarks") == 1
 
 
+@pytest.fixture
+def far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Python's local time zone 13 h off UTC (the JVM's is untouched).
+
+    Spark hands collected timestamps to Python as naive local times: a history time read
+    that way and taken for UTC would be 13 h off.
+    """
+    monkeypatch.setenv("TZ", "Pacific/Auckland")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_min_interval_skips_recently_maintained_tables(
+    spark: SparkSession, first_run: FirstRun, tmp_path: Path, far_from_utc: None
+) -> None:
+    lake = lake_of(spark, first_run.landing, copy_lake(first_run.lake_dir, tmp_path / "lake"))
+    started = datetime.now(UTC)
+
+    # Never maintained: the interval changes nothing.
+    first = maintain(lake, tables=TABLES, min_interval_hours=168, progress=quiet)
+    assert [(r.skipped, r.vacuumed, r.last_maintained) for r in first] == [(False, True, None)] * 2
+    files = {table: lake.file_count(*table) for table in TABLES}
+    versions = {table: lake.version(*table) for table in TABLES}
+    assert files[("meta", "watermarks")] == 1
+    # silver.sales is one file per date partition already: its OPTIMIZE committed nothing,
+    # so only its VACUUM END marks it as maintained.
+    assert lake.last_operation_time("silver", "sales", ["OPTIMIZE"]) is None
+
+    messages: list[str] = []
+    second = maintain(lake, tables=TABLES, min_interval_hours=168, progress=messages.append)
+    finished = datetime.now(UTC)
+
+    assert [r.skipped for r in second] == [True, True]
+    assert [(r.files_before, r.files_after, r.vacuumed, r.metrics) for r in second] == [
+        (files[table], files[table], False, {}) for table in TABLES
+    ]
+    for result in second:
+        assert result.last_maintained is not None
+        assert result.last_maintained.utcoffset() == timedelta(0)
+        assert started <= result.last_maintained <= finished
+    assert {table: lake.version(*table) for table in TABLES} == versions  # nothing committed
+    assert {table: lake.file_count(*table) for table in TABLES} == files
+    assert len(messages) == 2
+    assert re.fullmatch(r"maintain meta\.watermarks: skipped, maintained 0\.\d h ago", messages[0])
+    assert re.fullmatch(r"maintain silver\.sales: skipped, maintained 0\.\d h ago", messages[1])
+
+    # 200 h later the last maintenance is older than the interval. Compaction only keeps
+    # the Spark work small (the decision does not depend on VACUUM).
+    later = finished + timedelta(hours=200)
+    third = maintain(
+        lake, tables=TABLES, min_interval_hours=168, now=later, vacuum=False, progress=quiet
+    )
+    assert [r.skipped for r in third] == [False, False]
+    assert all("numFilesAdded" in r.metrics for r in third)
+    assert [r.last_maintained for r in third] == [r.last_maintained for r in second]
+
+    # No interval: maintained although maintained minutes ago.
+    fourth = maintain(lake, tables=TABLES, vacuum=False, progress=quiet)
+    assert [(r.skipped, r.last_maintained) for r in fourth] == [(False, None), (False, None)]
+    assert all("numFilesAdded" in r.metrics for r in fourth)
+
+
 def test_maintain_refuses_a_short_retention(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(["maintain", "--lake", str(tmp_path), "--vacuum-hours", "1"])
     assert code == 2
     assert "168" in capsys.readouterr().err
+
+
+def test_maintain_refuses_a_negative_interval(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["maintain", "--lake", str(tmp_path), "--min-interval-hours", "-1"])
+    assert code == 2
+    assert "negative" in capsys.readouterr().err
