@@ -1,10 +1,31 @@
-"""What cfn-lint and checkov do not check in infra/template.yaml.
+"""What cfn-lint, checkov and moto do not check in infra/template.yaml.
 
 checkov has no CloudFormation check for a TLS-only bucket policy, accepts SSE-S3 as bucket
 encryption and knows nothing of this project: the Glue job arguments the jobs' parsers
-accept, the Lambda settings the consumer expects, the saved Athena queries. Each rule is
-a function returning its problems; the tests run it on the template, and on a broken copy
-to show the rule can fail.
+accept, the Lambda settings the consumer expects, the saved Athena queries. moto creates
+resources that a real account refuses or that silently do nothing there; where AWS's
+documentation says so, the rule is encoded here with the page it comes from:
+
+- a traced function whose role cannot write X-Ray fails CreateFunction
+  (https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html, "Execution role
+  permissions");
+- a reserved concurrency must leave 100 unreserved in the account; new accounts have a
+  limit of 10-50 (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html);
+- ``DeletionPolicy: Retain`` keeps a bucket after a failed create and its name then blocks
+  the retry; ``RetainExceptOnCreate`` does not
+  (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html);
+- EventBridge cannot publish to a KMS-encrypted topic whose key grants events.amazonaws.com
+  only under aws:SourceAccount / aws:SourceArn
+  (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html, "Enable compatibility
+  between event sources from AWS services and encrypted topics");
+- S3 server access logs are delivered only to a target bucket encrypted with SSE-S3
+  (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html);
+- Glue 5.x ignores the Glue 4 continuous-logging options and logs to
+  ``<--custom-logGroup-prefix>/error`` and ``/output``
+  (https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html).
+
+Each rule is a function returning its problems; the tests run it on the template, and on a
+broken copy to show the rule can fail.
 """
 
 from __future__ import annotations
@@ -16,22 +37,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jobs import register_catalog
+from jobs import maintenance, register_catalog
 
 from sales_lakehouse import jobs as spark_jobs
-from sales_lakehouse.config import LAYERS
-from sales_lakehouse.deploy.template import INLINE_LIMIT, compact_json, load_template
+from sales_lakehouse.config import LAKE_PREFIXES, LAYERS
+from sales_lakehouse.contracts import DATASETS
+from sales_lakehouse.deploy.template import load_template
 from sales_lakehouse.ingest.config import VARIABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
 ATHENA = ROOT / "infra" / "athena"
 KEY = {"Fn::GetAtt": ["DataKey", "Arn"]}
+KEY_RULE = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEY}
 # Services whose whole action set must never be granted ("s3:*" etc.).
 DATA_SERVICES = ("s3", "glue", "sns", "sqs", "kinesis", "kms", "lambda", "logs", "firehose")
 # The only actions that may have Resource "*": they have no resource to scope to, and
-# each must carry the condition named here.
-RESOURCE_STAR_ALLOWED = {"cloudwatch:PutMetricData": "cloudwatch:namespace"}
+# each must carry the condition named here (None: the service offers none).
+RESOURCE_STAR_ALLOWED: dict[str, str | None] = {
+    "cloudwatch:PutMetricData": "cloudwatch:namespace",
+    "xray:PutTraceSegments": None,
+    "xray:PutTelemetryRecords": None,
+}
+XRAY_WRITE = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# Glue 4.0-and-earlier logging options that Glue 5.x ignores.
+GLUE4_LOGGING = {"--enable-continuous-cloudwatch-log", "--continuous-log-logGroup"}
 # Arguments Glue itself reads; every other job argument goes to the job's own parser.
 GLUE_ARGUMENTS = {
     "--datalake-formats",
@@ -39,8 +69,7 @@ GLUE_ARGUMENTS = {
     "--additional-python-modules",
     "--enable-metrics",
     "--enable-observability-metrics",
-    "--enable-continuous-cloudwatch-log",
-    "--continuous-log-logGroup",
+    "--custom-logGroup-prefix",
     "--TempDir",
     "--job-language",
 }
@@ -115,9 +144,12 @@ def tls_only_problems(template: Template) -> list[str]:
 
 
 def encryption_problems(template: Template) -> list[str]:
-    """Buckets whose default encryption is not SSE-KMS with the stack's own key."""
+    """Buckets whose default encryption is not SSE-KMS with the stack's own key (access-log
+    targets excepted: :func:`access_log_problems`)."""
     problems = []
     for bucket, props in resources(template, "AWS::S3::Bucket").items():
+        if bucket in _logging_targets(template):
+            continue
         rules = props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
         defaults = [rule.get("ServerSideEncryptionByDefault", {}) for rule in rules]
         if defaults != [{"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEY}]:
@@ -137,7 +169,7 @@ def iam_problems(template: Template) -> list[str]:
         if "*" in _listify(statement.get("Resource", [])):
             allowed = all(action in RESOURCE_STAR_ALLOWED for action in actions)
             conditions = {key for test in statement.get("Condition", {}).values() for key in test}
-            needed = {RESOURCE_STAR_ALLOWED.get(action) for action in actions}
+            needed = {RESOURCE_STAR_ALLOWED.get(action) for action in actions} - {None}
             if not allowed or not needed <= conditions:
                 problems.append(f"{name} {statement.get('Sid')}: Resource * for {actions}")
     return problems
@@ -174,10 +206,19 @@ def _job_script(job: dict[str, Any]) -> str:
     return location.rsplit("/", 1)[1]
 
 
-def _job_arguments(job: dict[str, Any]) -> dict[str, str]:
-    """The job's own arguments, with CloudFormation values replaced by sample strings."""
+def _job_arguments(job: dict[str, Any], parameters: dict[str, Any]) -> dict[str, str]:
+    """The job's own arguments; a parameter gives its default, other CloudFormation values
+    a sample string."""
     own = {k: v for k, v in job["DefaultArguments"].items() if k not in GLUE_ARGUMENTS}
-    return {key: value if isinstance(value, str) else "s3://sample/x" for key, value in own.items()}
+
+    def sample(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dict) and value.get("Ref") in parameters:
+            return str(parameters[value["Ref"]]["Default"])
+        return "s3://sample/x"
+
+    return {key: sample(value) for key, value in own.items()}
 
 
 def glue_job_problems(template: Template) -> list[str]:
@@ -198,7 +239,8 @@ def glue_job_problems(template: Template) -> list[str]:
         script = _job_script(job)
         if not (ROOT / "jobs" / script).is_file():
             problems.append(f"{name}: jobs/{script} does not exist")
-        problems += [f"{name}: {p}" for p in _argument_problems(script, _job_arguments(job))]
+        arguments = _job_arguments(job, template["Parameters"])
+        problems += [f"{name}: {p}" for p in _argument_problems(script, arguments)]
     return problems
 
 
@@ -207,6 +249,11 @@ def _argument_problems(script: str, arguments: dict[str, str]) -> list[str]:
     argv = [script, *[item for pair in arguments.items() for item in pair]]
     if script == "register_catalog.py":
         options = vars(register_catalog.parse_args(argv[1:]))
+    elif script == "maintenance.py":
+        try:
+            options = vars(maintenance.parse_args(argv[1:]))
+        except SystemExit:
+            return [f"argparse refuses {arguments}"]
     else:
         # On Glue the names come from getResolvedOptions with OPTIONS; off Glue, argparse.
         unknown = [k for k in arguments if k[2:] not in spark_jobs.OPTIONS]
@@ -219,8 +266,186 @@ def _argument_problems(script: str, arguments: dict[str, str]) -> list[str]:
     return [
         f"{key} not parsed"
         for key, value in arguments.items()
-        if options.get(key[2:].replace("-", "_")) != value
+        if not _parsed_as(options.get(key[2:].replace("-", "_")), value)
     ]
+
+
+def _parsed_as(parsed: Any, given: str) -> bool:
+    """True if the parser kept ``given`` (a number option holds it converted)."""
+    if isinstance(parsed, int | float) and not isinstance(parsed, bool):
+        return parsed == float(given)
+    return bool(parsed == given)
+
+
+def _role_of(function: dict[str, Any]) -> str:
+    return str(function["Role"]["Fn::GetAtt"][0])
+
+
+def _role_statements(template: Template, role: str) -> list[dict[str, Any]]:
+    return [statement for name, statement in iam_statements(template) if name == role]
+
+
+def tracing_problems(template: Template) -> list[str]:
+    """Traced functions whose role cannot write X-Ray (CreateFunction would fail)."""
+    problems = []
+    for name, function in resources(template, "AWS::Lambda::Function").items():
+        if function.get("TracingConfig", {}).get("Mode") != "Active":
+            continue
+        granted = {
+            action
+            for statement in _role_statements(template, _role_of(function))
+            if statement["Effect"] == "Allow" and statement.get("Resource") == "*"
+            for action in _listify(statement["Action"])
+        }
+        if not granted >= XRAY_WRITE:
+            problems.append(
+                f"{name}: role {_role_of(function)} lacks {sorted(XRAY_WRITE - granted)}"
+            )
+    return problems
+
+
+def concurrency_problems(template: Template) -> list[str]:
+    """Functions that reserve concurrency in a default deployment, and roles shared by functions."""
+    problems = []
+    parameters = template["Parameters"]
+    roles: dict[str, list[str]] = {}
+    for name, function in resources(template, "AWS::Lambda::Function").items():
+        roles.setdefault(_role_of(function), []).append(name)
+        reserved = function.get("ReservedConcurrentExecutions")
+        if reserved is None:
+            continue
+        branch = reserved.get("Fn::If", []) if isinstance(reserved, dict) else []
+        default = parameters.get(branch[1].get("Ref"), {}).get("Default") if branch else None
+        condition = template["Conditions"].get(branch[0]) if branch else None
+        gated = bool(branch) and condition == {"Fn::Not": [{"Fn::Equals": [branch[1], "0"]}]}
+        if not (gated and str(default) == "0" and branch[2] == {"Ref": "AWS::NoValue"}):
+            problems.append(f"{name}: reserves concurrency {reserved} by default")
+    problems += [
+        f"role {role} is shared by {names}" for role, names in roles.items() if len(names) > 1
+    ]
+    return problems
+
+
+def retention_problems(template: Template) -> list[str]:
+    """Resources kept after a failed first create (their names then block the retry)."""
+    return [
+        f"{name}: DeletionPolicy Retain"
+        for name, body in template["Resources"].items()
+        if body.get("DeletionPolicy") == "Retain"
+    ]
+
+
+def _key_grants(template: Template, service: str) -> list[dict[str, Any]]:
+    key = template["Resources"]["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
+    return [
+        s
+        for s in key
+        if s["Effect"] == "Allow"
+        and service in _listify(s.get("Principal", {}).get("Service", []))
+        and {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(_listify(s["Action"]))
+    ]
+
+
+def encrypted_topic_problems(template: Template) -> list[str]:
+    """Services publishing to a DataKey-encrypted topic without a key grant in a form they
+    support: EventBridge rules (no source conditions allowed) and CloudWatch alarms."""
+    topics = {
+        name
+        for name, topic in resources(template, "AWS::SNS::Topic").items()
+        if topic.get("KmsMasterKeyId") == KEY
+    }
+    publishers = set()
+    for rule in resources(template, "AWS::Events::Rule").values():
+        if any(target["Arn"] in [{"Ref": t} for t in topics] for target in rule.get("Targets", [])):
+            publishers.add("events.amazonaws.com")
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        if any(action in [{"Ref": t} for t in topics] for action in alarm.get("AlarmActions", [])):
+            publishers.add("cloudwatch.amazonaws.com")
+    problems = []
+    for service in sorted(publishers):
+        grants = _key_grants(template, service)
+        if not grants:
+            problems.append(f"DataKey: no grant for {service}")
+        if service == "events.amazonaws.com":
+            for grant in grants:
+                keys = {key for test in grant.get("Condition", {}).values() for key in test}
+                if keys & {"aws:SourceAccount", "aws:SourceArn"}:
+                    problems.append(f"DataKey {grant.get('Sid')}: {service} under {sorted(keys)}")
+    return problems
+
+
+def function_key_problems(template: Template) -> list[str]:
+    """Functions whose environment is encrypted with DataKey but whose role cannot decrypt it."""
+    problems = []
+    for name, function in resources(template, "AWS::Lambda::Function").items():
+        if function.get("KmsKeyArn") != KEY:
+            continue
+        decrypt = any(
+            "kms:Decrypt" in _listify(s["Action"]) and s["Resource"] == KEY
+            for s in _role_statements(template, _role_of(function))
+        )
+        if not decrypt:
+            problems.append(f"{name}: role {_role_of(function)} cannot kms:Decrypt DataKey")
+    return problems
+
+
+def _logging_targets(template: Template) -> set[str]:
+    return {
+        props["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
+        for props in resources(template, "AWS::S3::Bucket").values()
+        if "LoggingConfiguration" in props
+    }
+
+
+def access_log_problems(template: Template) -> list[str]:
+    """Access-log target buckets not encrypted with SSE-S3 (logs would not be delivered)."""
+    problems = []
+    buckets = resources(template, "AWS::S3::Bucket")
+    for target in sorted(_logging_targets(template)):
+        rules = buckets[target]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        defaults = [rule["ServerSideEncryptionByDefault"] for rule in rules]
+        if defaults != [{"SSEAlgorithm": "AES256"}]:
+            problems.append(f"{target}: access-log target encrypted with {defaults}, not SSE-S3")
+    return problems
+
+
+def glue_logging_problems(template: Template) -> list[str]:
+    """Jobs with Glue 4 logging options, or whose --custom-logGroup-prefix groups the stack
+    does not create with a retention and DataKey."""
+    groups = {
+        props["LogGroupName"]["Fn::Sub"]: props
+        for props in resources(template, "AWS::Logs::LogGroup").values()
+    }
+    problems = []
+    for name, job in resources(template, "AWS::Glue::Job").items():
+        arguments = job["DefaultArguments"]
+        problems += [f"{name}: {key} (Glue 4)" for key in sorted(GLUE4_LOGGING & set(arguments))]
+        prefix = arguments.get("--custom-logGroup-prefix", {}).get("Fn::Sub")
+        for suffix in ("error", "output"):
+            group = groups.get(f"{prefix}/{suffix}")
+            if group is None or "RetentionInDays" not in group or group.get("KmsKeyId") != KEY:
+                problems.append(f"{name}: no log group {prefix}/{suffix} with retention and key")
+    return problems
+
+
+# Trust-policy conditions the assuming service documents that it sets. A condition on a key
+# the service does not pass denies every AssumeRole (the key is missing, so StringEquals is
+# false). Firehose documents sts:ExternalId = the account id; Glue, Lambda and EventBridge
+# document none for their job / execution / target roles.
+DOCUMENTED_TRUST_CONDITIONS = {"firehose.amazonaws.com": {"sts:ExternalId"}}
+
+
+def trust_problems(template: Template) -> list[str]:
+    """Role trust conditions on keys the assuming service does not document."""
+    problems = []
+    for name, role in resources(template, "AWS::IAM::Role").items():
+        for statement in role["AssumeRolePolicyDocument"]["Statement"]:
+            service = statement["Principal"]["Service"]
+            keys = {key for test in statement.get("Condition", {}).values() for key in test}
+            extra = keys - DOCUMENTED_TRUST_CONDITIONS.get(service, set())
+            if extra:
+                problems.append(f"{name}: trust of {service} conditioned on {sorted(extra)}")
+    return problems
 
 
 # ---- tests on the template -------------------------------------------------------------
@@ -232,7 +457,50 @@ def test_every_bucket_denies_insecure_transport(template: Template) -> None:
 
 
 def test_every_bucket_is_encrypted_with_the_stack_key(template: Template) -> None:
+    """SSE-KMS with DataKey, except the access-log target, which S3 requires to be SSE-S3."""
+    targets = _logging_targets(template)
+    assert targets == {"AccessLogBucket"}
     assert encryption_problems(template) == []
+    assert access_log_problems(template) == []
+
+
+def test_traced_functions_can_write_xray(template: Template) -> None:
+    traced = [
+        name
+        for name, f in resources(template, "AWS::Lambda::Function").items()
+        if f.get("TracingConfig", {}).get("Mode") == "Active"
+    ]
+    assert len(traced) >= 2
+    assert tracing_problems(template) == []
+
+
+def test_no_default_reserved_concurrency_and_one_role_per_function(template: Template) -> None:
+    assert concurrency_problems(template) == []
+
+
+def test_nothing_survives_a_failed_first_create(template: Template) -> None:
+    assert [n for n, b in template["Resources"].items() if b.get("DeletionPolicy")] == [
+        "DataKey",
+        "AccessLogBucket",
+        "LakeBucket",
+        "LandingBucket",
+        "ArtifactsBucket",
+        "AthenaResultsBucket",
+    ]
+    assert retention_problems(template) == []
+
+
+def test_encrypted_resources_grant_their_users_the_key(template: Template) -> None:
+    assert encrypted_topic_problems(template) == []
+    assert function_key_problems(template) == []
+
+
+def test_roles_trust_only_conditions_their_service_sets(template: Template) -> None:
+    assert trust_problems(template) == []
+
+
+def test_glue_jobs_log_the_glue_5_way(template: Template) -> None:
+    assert glue_logging_problems(template) == []
 
 
 def test_iam_has_no_wildcard_actions_and_scoped_resources(template: Template) -> None:
@@ -249,6 +517,7 @@ def test_glue_jobs(template: Template) -> None:
     assert sorted(_job_script(job) for job in jobs.values()) == [
         "bronze_ingest.py",
         "gold_sales.py",
+        "maintenance.py",
         "register_catalog.py",
         "silver_products.py",
         "silver_promotions.py",
@@ -260,7 +529,8 @@ def test_glue_jobs(template: Template) -> None:
 
 
 def test_workflow_runs_one_job_at_a_time_in_stage_order(template: Template) -> None:
-    """Each trigger starts one job (the silver jobs share meta.watermarks: one writer)."""
+    """Each trigger starts one job (the silver jobs share meta.watermarks: one writer); the
+    only start trigger is the EVENT one, so landed files and the schedule share one queue."""
     triggers = resources(template, "AWS::Glue::Trigger").values()
     jobs = resources(template, "AWS::Glue::Job")
     script = {name: _job_script(job) for name, job in jobs.items()}
@@ -276,43 +546,117 @@ def test_workflow_runs_one_job_at_a_time_in_stage_order(template: Template) -> N
         "silver_sales.py": {"silver_promotions.py"},
         "gold_sales.py": {"silver_products.py", "silver_promotions.py", "silver_sales.py"},
         "register_catalog.py": {"gold_sales.py"},
+        "maintenance.py": {"register_catalog.py"},
     }
+    starts = [t for t in triggers if "Predicate" not in t]
+    assert [t["Type"] for t in starts] == ["EVENT"]
+    assert set(starts[0]["EventBatchingCondition"]) == {"BatchSize", "BatchWindow"}
 
 
-def test_lambda_functions_match_the_consumer(template: Template) -> None:
-    from sales_lakehouse.ingest import handler
+def test_landed_csv_files_and_the_schedule_start_the_workflow(template: Template) -> None:
+    """S3 sends Object Created to EventBridge; rules for landing/<dataset>/ of every batch
+    dataset and for the fallback schedule notify the workflow through a role that may only
+    notify it."""
+    landing = template["Resources"]["LandingBucket"]["Properties"]
+    assert landing["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
+    workflow_arn = {
+        "Fn::Sub": "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:workflow/${BatchWorkflow}"
+    }
+    rules = resources(template, "AWS::Events::Rule")
+    to_workflow = {
+        name: rule
+        for name, rule in rules.items()
+        if any(target["Arn"] == workflow_arn for target in rule["Targets"])
+    }
+    assert set(to_workflow) == {"LandedFileRule", "BatchScheduleRule"}
+    assert to_workflow["BatchScheduleRule"]["ScheduleExpression"] == {"Ref": "BatchSchedule"}
+    pattern = to_workflow["LandedFileRule"]["EventPattern"]
+    assert pattern["detail"]["bucket"] == {"name": [{"Ref": "LandingBucket"}]}
+    assert pattern["detail"]["object"]["key"] == [
+        {"prefix": f"landing/{dataset}/"} for dataset in DATASETS
+    ]
+    for rule in to_workflow.values():
+        assert rule["Targets"][0]["RoleArn"] == {"Fn::GetAtt": ["WorkflowEventsRole", "Arn"]}
+    (statement,) = _role_statements(template, "WorkflowEventsRole")
+    assert (statement["Action"], statement["Resource"]) == ("glue:notifyEvent", workflow_arn)
+
+
+def test_lambda_functions_match_their_code(template: Template) -> None:
+    """Each function's handler exists and it sets only variables its module reads."""
+    import importlib
 
     functions = resources(template, "AWS::Lambda::Function")
-    handlers = set()
-    for function in functions.values():
+    handlers = {}
+    for name, function in functions.items():
         assert function["Runtime"] == "python3.11"
-        name = function["Handler"]["Fn::If"][1]
-        module, _, attribute = name.rpartition(".")
-        assert module == "sales_lakehouse.ingest.handler"
-        assert callable(getattr(handler, attribute))
-        handlers.add(attribute)
-        variables = function["Environment"]["Variables"]
-        assert set(variables) <= LAMBDA_VARIABLES
+        dotted = function["Handler"]["Fn::If"][1]
+        module_name, _, attribute = dotted.rpartition(".")
+        module = importlib.import_module(module_name)
+        assert callable(getattr(module, attribute)), dotted
+        handlers[name] = dotted
+        read = set(getattr(module, "VARIABLES", VARIABLES))
+        if module_name == "sales_lakehouse.ingest.handler":
+            read |= {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+        assert set(function["Environment"]["Variables"]) <= read, name
+    assert handlers == {
+        "SqsConsumerFunction": "sales_lakehouse.ingest.handler.sqs_handler",
+        "KinesisConsumerFunction": "sales_lakehouse.ingest.handler.kinesis_handler",
+        "NotifierFunction": "sales_lakehouse.ingest.notifier.handler",
+        "ApiProducerFunction": "sales_lakehouse.ingest.api_producer.handler",
+    }
+    for name in ("SqsConsumerFunction", "KinesisConsumerFunction", "ApiProducerFunction"):
+        variables = functions[name]["Environment"]["Variables"]
         assert variables["LANDING_BUCKET"] == {"Ref": "LandingBucket"}
         assert variables["LANDING_PREFIX"] == "landing"
-    assert handlers == {"sqs_handler", "kinesis_handler"}
 
 
-def test_consumer_may_only_put_events_and_quarantine(template: Template) -> None:
-    puts = [
-        resource
-        for name, statement in iam_statements(template)
-        if name == "ConsumerRole" and "s3:PutObject" in _listify(statement["Action"])
-        for resource in _listify(statement["Resource"])
-    ]
-    assert puts == [
-        {"Fn::Sub": "${LandingBucket.Arn}/landing/sales_events/*"},
-        {"Fn::Sub": "${LandingBucket.Arn}/landing/_quarantine/*"},
-    ]
+def test_every_alert_reaches_slack_and_critical_sales_reach_sms(template: Template) -> None:
+    """The notifier is subscribed to the one alert topic every rule and alarm publishes to;
+    the SMS subscription takes only the critical sale alerts the consumer raises."""
+    subscriptions = resources(template, "AWS::SNS::Subscription")
+    lambda_subscription = subscriptions["NotifierSubscription"]
+    assert lambda_subscription["TopicArn"] == {"Ref": "AlertTopic"}
+    assert lambda_subscription["Endpoint"] == {"Fn::GetAtt": ["NotifierFunction", "Arn"]}
+    permission = resources(template, "AWS::Lambda::Permission")["NotifierInvokePermission"]
+    assert (permission["Principal"], permission["SourceArn"]) == (
+        "sns.amazonaws.com",
+        {"Ref": "AlertTopic"},
+    )
+    sns_topics = set(resources(template, "AWS::SNS::Topic"))
+    published_to = {
+        destination["Ref"]
+        for kind in ("AWS::Events::Rule", "AWS::CloudWatch::Alarm")
+        for body in resources(template, kind).values()
+        for destination in [t["Arn"] for t in body.get("Targets", [])]
+        + body.get("AlarmActions", [])
+        if isinstance(destination, dict) and destination.get("Ref") in sns_topics
+    }
+    assert sns_topics == published_to == {"AlertTopic"}
+    sms = subscriptions["AlertSmsSubscription"]
+    assert sms["Protocol"] == "sms"
+    assert sms["FilterPolicy"] == {"alert": ["large_sale", "refund_spike"]}
+    assert template["Resources"]["AlertSmsSubscription"]["Condition"] == "HasAlertPhone"
+
+
+def test_consumers_may_only_put_events_and_quarantine(template: Template) -> None:
+    for role in ("SqsConsumerRole", "KinesisConsumerRole"):
+        puts = [
+            resource
+            for statement in _role_statements(template, role)
+            if "s3:PutObject" in _listify(statement["Action"])
+            for resource in _listify(statement["Resource"])
+        ]
+        assert puts == [
+            {"Fn::Sub": "${LandingBucket.Arn}/landing/sales_events/*"},
+            {"Fn::Sub": "${LandingBucket.Arn}/landing/_quarantine/*"},
+        ], role
 
 
 def test_databases_and_etl_writes_follow_the_lake_layers(template: Template) -> None:
-    """One Glue database per layer of config.LAYERS; the Spark jobs write those prefixes only."""
+    """One Glue database per layer of config.LAYERS; the Spark jobs write exactly the lake
+    prefixes the code writes (config.LAKE_PREFIXES: the layers and the stream checkpoints)."""
     databases = resources(template, "AWS::Glue::Database").values()
     assert sorted(db["DatabaseInput"]["Name"]["Fn::Sub"] for db in databases) == sorted(
         f"${{EnvironmentName}}_{layer}" for layer in LAYERS
@@ -328,7 +672,7 @@ def test_databases_and_etl_writes_follow_the_lake_layers(template: Template) -> 
         if "LakeBucket" in resource["Fn::Sub"]
     ]
     assert sorted(writes) == sorted(
-        f"${{LakeBucket.Arn}}/{layer}{suffix}" for layer in LAYERS for suffix in ("", "/*")
+        f"${{LakeBucket.Arn}}/{prefix}{suffix}" for prefix in LAKE_PREFIXES for suffix in ("", "/*")
     )
 
 
@@ -361,11 +705,6 @@ def test_named_queries_equal_the_sql_files(template: Template) -> None:
         assert used and used <= databases, path.name
 
 
-def test_compact_template_fits_an_inline_deployment() -> None:
-    """The first deployment sends the template inline (no bucket exists yet): <= 51,200 bytes."""
-    assert len(compact_json(TEMPLATE).encode("utf-8")) <= INLINE_LIMIT
-
-
 # ---- the rules can fail ----------------------------------------------------------------
 
 
@@ -385,6 +724,23 @@ def test_rules_catch_broken_templates(template: Template) -> None:
     job = broken["Resources"]["SilverSalesJob"]["Properties"]["DefaultArguments"]
     job["--lake-root"] = "s3://sample/x"
     job[" --conf"] = "spark.x=y"
+    job["--continuous-log-logGroup"] = "x"
+    resources_ = broken["Resources"]
+    sqs_role = resources_["SqsConsumerRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    sqs_role["Statement"] = [s for s in sqs_role["Statement"] if s.get("Sid") != "WriteTraces"]
+    resources_["KinesisConsumerFunction"]["Properties"]["ReservedConcurrentExecutions"] = 10
+    resources_["KinesisConsumerFunction"]["Properties"]["Role"] = {
+        "Fn::GetAtt": ["SqsConsumerRole", "Arn"]
+    }
+    resources_["LakeBucket"]["DeletionPolicy"] = "Retain"
+    glue_trust = resources_["GlueEtlRole"]["Properties"]["AssumeRolePolicyDocument"]
+    glue_trust["Statement"][0]["Condition"] = {"StringEquals": {"aws:SourceAccount": "1"}}
+    key = resources_["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
+    for statement in key:
+        if statement.get("Sid") == "EventBridgePublishesToEncryptedTopic":
+            statement["Condition"] = {"StringEquals": {"aws:SourceAccount": "1"}}
+    access_logs = resources_["AccessLogBucket"]["Properties"]["BucketEncryption"]
+    access_logs["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] = KEY_RULE
 
     assert encryption_problems(broken) == [
         "LakeBucket: encryption is [{'SSEAlgorithm': 'AES256'}], not aws:kms with DataKey"
@@ -402,6 +758,28 @@ def test_rules_catch_broken_templates(template: Template) -> None:
     ]
     assert glue_job_problems(broken) == [
         "SilverSalesJob: --conf must be one key",
-        "SilverSalesJob: arguments ['--lake-root', ' --conf'] are not in "
-        "sales_lakehouse.jobs.OPTIONS",
+        "SilverSalesJob: arguments ['--lake-root', ' --conf', '--continuous-log-logGroup'] "
+        "are not in sales_lakehouse.jobs.OPTIONS",
+    ]
+    assert glue_logging_problems(broken) == ["SilverSalesJob: --continuous-log-logGroup (Glue 4)"]
+    assert tracing_problems(broken) == [
+        "SqsConsumerFunction: role SqsConsumerRole lacks "
+        "['xray:PutTelemetryRecords', 'xray:PutTraceSegments']",
+        "KinesisConsumerFunction: role SqsConsumerRole lacks "
+        "['xray:PutTelemetryRecords', 'xray:PutTraceSegments']",
+    ]
+    assert concurrency_problems(broken) == [
+        "KinesisConsumerFunction: reserves concurrency 10 by default",
+        "role SqsConsumerRole is shared by ['SqsConsumerFunction', 'KinesisConsumerFunction']",
+    ]
+    assert retention_problems(broken) == ["LakeBucket: DeletionPolicy Retain"]
+    assert trust_problems(broken) == [
+        "GlueEtlRole: trust of glue.amazonaws.com conditioned on ['aws:SourceAccount']"
+    ]
+    assert encrypted_topic_problems(broken) == [
+        "DataKey EventBridgePublishesToEncryptedTopic: events.amazonaws.com under "
+        "['aws:SourceAccount']"
+    ]
+    assert access_log_problems(broken) == [
+        f"AccessLogBucket: access-log target encrypted with [{KEY_RULE}], not SSE-S3"
     ]
