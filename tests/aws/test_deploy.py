@@ -7,16 +7,28 @@ Everything runs against the moto server (server mode, real HTTP). moto's CloudFo
   CloudFormation support for …", skips the resource and reports the stack
   ``CREATE_COMPLETE``. So the **whole** template is deployed here, not a filtered copy.
   Skipped are the types in ``MOTO_SKIPS``: every Glue and Athena resource, the bucket and
-  topic policies, and the CloudWatch alarms. Where a check needs one of those (the TLS-only
-  bucket policies), tests/infra/test_template.py checks the template instead.
+  topic policies, the CloudWatch alarms, ``AWS::SNS::Subscription`` (a topic's inline
+  ``Subscription`` is applied) and ``AWS::SecretsManager::Secret``. Where a check needs one
+  of those (the TLS-only bucket policies, the SMS filter), tests/infra/test_template.py
+  checks the template instead. A function variable that ``Ref``s a skipped resource makes
+  moto drop the function's whole ``Environment``.
+- ``deploy`` creates a new stack from the bootstrap template inline, then updates it with
+  the full template by ``TemplateURL``. moto does not fetch that URL: it takes the bucket
+  and key out of it (path-style for ``https://s3….amazonaws.com/<bucket>/<key>`` or any
+  ``localhost`` URL, else the first label of the host is the bucket) and reads the object
+  from its own S3; ``http://127.0.0.1:<port>/<bucket>/<key>`` would name the bucket
+  ``127``.
 - A stack created through a change set gets no outputs; ``deploy`` therefore finds the
   artifacts bucket through the stack's resources, not its outputs.
 - A change set whose only difference is in parameters lists no resource changes (moto
   diffs the template text), though executing it updates the resources that ``Ref`` the
   changed parameters. Resources that see a parameter only through a condition are not
-  updated: the event source mappings stay disabled after the release deployment (on AWS
-  the update enables them). So the tests check the functions' code, not the mappings' state
-  after an update.
+  updated (an event source mapping created disabled stays disabled when ``LambdaCodeKey``
+  is set later; on AWS the update enables it). ``deploy`` no longer relies on that: the
+  functions and mappings are first created by the update that already has the code.
+- It accepts but does not apply a function's ``DeadLetterConfig`` (``MOTO_DROPS``), and
+  answers ``GetFunctionConcurrency`` of a function without a reservation with ``null``,
+  which botocore reads as 0; ``GetFunction`` without ``Concurrency`` is the reliable sign.
 - moto never rolls a stack back (a failing resource fails the API call), so the refusal of
   a ``ROLLBACK_COMPLETE`` stack is tested on :func:`check_status` directly.
 """
@@ -41,7 +53,13 @@ from botocore.exceptions import ClientError
 from sales_lakehouse import cli
 from sales_lakehouse.deploy.package import Release, build_lambda_zip, load_release
 from sales_lakehouse.deploy.stack import DeployError, check_status
-from sales_lakehouse.deploy.template import compact_json, load_template
+from sales_lakehouse.deploy.template import (
+    bootstrap_json,
+    bootstrap_template,
+    compact_json,
+    compact_template,
+    load_template,
+)
 from tests.aws.conftest import Aws
 from tests.aws.lambda_events import ACCOUNT, REGION
 
@@ -55,6 +73,8 @@ TEMPLATE = ROOT / "infra" / "template.yaml"
 MOTO_SKIPS = {
     "AWS::S3::BucketPolicy",
     "AWS::SNS::TopicPolicy",
+    "AWS::SNS::Subscription",  # a topic's inline Subscription property is applied
+    "AWS::SecretsManager::Secret",
     "AWS::CloudWatch::Alarm",
     "AWS::Glue::Database",
     "AWS::Glue::SecurityConfiguration",
@@ -78,6 +98,7 @@ MOTO_DROPS = {
     "Logs KmsKeyId",
     "Lambda KmsKeyArn",
     "Lambda TracingConfig",
+    "Lambda DeadLetterConfig",
 }
 BUCKETS = ("access-logs", "lake", "landing", "artifacts", "athena")
 
@@ -102,6 +123,7 @@ def test_package_builds_wheel_zip_jobs_and_template(release: Release) -> None:
     assert release.wheel.name == "sales_lakehouse-0.1.0-py3-none-any.whl"
     assert sorted(p.name for p in release.jobs) == sorted(p.name for p in ROOT.glob("jobs/*.py"))
     assert json.loads(release.template.read_text()) == json.loads(compact_json(TEMPLATE))
+    assert json.loads(release.bootstrap.read_text()) == json.loads(bootstrap_json(TEMPLATE))
     assert release.prefix.startswith("releases/0.1.0-")
     assert release.lambda_key.startswith(f"{release.prefix}/lambda-")
 
@@ -138,13 +160,16 @@ def test_deploy_code_imports_no_spark() -> None:
 
 @pytest.fixture(scope="module")
 def stack(moto_endpoint: str) -> Iterator[tuple[str, Aws]]:
-    """The whole template, created directly (bootstrap parameters: no Lambda code)."""
+    """The whole template, created directly (no Lambda code). Read by TemplateURL, as on
+    AWS a template over 51,200 bytes must be, from a scratch bucket."""
     aws = Aws(moto_endpoint)
     env = env_name()
     cfn = aws.client("cloudformation")
+    scratch = aws.bucket()
+    aws.s3.put_object(Bucket=scratch, Key="template.json", Body=compact_json(TEMPLATE).encode())
     cfn.create_stack(
         StackName=f"sales-lakehouse-{env}",
-        TemplateBody=compact_json(TEMPLATE),
+        TemplateURL=f"https://s3.{REGION}.amazonaws.com/{scratch}/template.json",
         Parameters=[
             {"ParameterKey": "EnvironmentName", "ParameterValue": env},
             {"ParameterKey": "AlertEmail", "ParameterValue": "alerts@example.com"},
@@ -164,21 +189,56 @@ def _resources(aws: Aws, stack_name: str) -> dict[str, dict[str, Any]]:
     }
 
 
+def _condition(template: dict[str, Any], expression: Any, values: dict[str, str]) -> Any:
+    """The value of a condition expression (Fn::Equals/Not/And/Or, Condition, Ref)."""
+    if isinstance(expression, dict):
+        ((function, argument),) = expression.items()
+        if function == "Ref":
+            return values[argument]
+        if function == "Condition":
+            return _condition(template, template["Conditions"][argument], values)
+        items = [_condition(template, item, values) for item in argument]
+        operators = {
+            "Fn::Equals": lambda: str(items[0]) == str(items[1]),
+            "Fn::Not": lambda: not items[0],
+            "Fn::And": lambda: all(items),
+            "Fn::Or": lambda: any(items),
+        }
+        return operators[function]()
+    return expression
+
+
+def wanted_resources(parameters: dict[str, str]) -> dict[str, str]:
+    """Logical id -> type of every resource whose condition holds with ``parameters``."""
+    template = load_template(TEMPLATE)
+    values = {k: str(v.get("Default", "")) for k, v in template["Parameters"].items()}
+    values |= parameters
+    return {
+        name: resource["Type"]
+        for name, resource in template["Resources"].items()
+        if "Condition" not in resource
+        or _condition(template, {"Condition": resource["Condition"]}, values)
+    }
+
+
+def assert_whole_stack(aws: Aws, name: str, parameters: dict[str, str] | None = None) -> None:
+    """The stack is complete and holds every resource of the full template whose condition
+    holds, except those of the types moto skips (and nothing else)."""
+    cfn = aws.client("cloudformation")
+    status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+    assert status in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+    wanted = wanted_resources(parameters or {})
+    created = _resources(aws, name)
+    assert {r["ResourceStatus"] for r in created.values()} <= {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
+    assert {n: r["ResourceType"] for n, r in created.items()} == {
+        n: t for n, t in wanted.items() if t not in MOTO_SKIPS
+    }
+
+
 def test_moto_creates_every_resource_of_a_type_it_supports(stack: tuple[str, Aws]) -> None:
     env, aws = stack
-    name = f"sales-lakehouse-{env}"
-    cfn = aws.client("cloudformation")
-    assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
-    template = load_template(TEMPLATE)["Resources"]
-    wanted = {k: v["Type"] for k, v in template.items() if v.get("Condition") != "FirehoseArchive"}
-    created = _resources(aws, name)
-    assert all(r["ResourceStatus"] == "CREATE_COMPLETE" for r in created.values())
-    skipped = {wanted[k] for k in set(wanted) - set(created)}
-    assert skipped <= MOTO_SKIPS
-    assert {t for t in wanted.values() if t not in MOTO_SKIPS} <= {
-        r["ResourceType"] for r in created.values()
-    }
-    assert "EventArchiveStream" not in created  # EnableFirehoseArchive is false
+    assert_whole_stack(aws, f"sales-lakehouse-{env}")
+    assert "EventArchiveStream" not in _resources(aws, f"sales-lakehouse-{env}")  # Firehose off
 
 
 def _key_arn(aws: Aws, env: str) -> str:
@@ -221,11 +281,14 @@ def test_buckets_are_kms_encrypted_private_versioned_and_logged(stack: tuple[str
         bucket = f"{env}-sales-{purpose}-{ACCOUNT}-{REGION}"
         rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
         (rule,) = rules["Rules"]
-        assert rule["ApplyServerSideEncryptionByDefault"] == {
-            "SSEAlgorithm": "aws:kms",
-            "KMSMasterKeyID": key,
-        }
-        stored("S3 BucketKeyEnabled", rule.get("BucketKeyEnabled") or None, True)
+        if purpose == "access-logs":  # S3 server access logs go only to an SSE-S3 bucket
+            assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+        else:
+            assert rule["ApplyServerSideEncryptionByDefault"] == {
+                "SSEAlgorithm": "aws:kms",
+                "KMSMasterKeyID": key,
+            }
+            stored("S3 BucketKeyEnabled", rule.get("BucketKeyEnabled") or None, True)
         stored(
             "S3 PublicAccessBlockConfiguration",
             _get(s3.get_public_access_block, "PublicAccessBlockConfiguration", Bucket=bucket),
@@ -324,7 +387,8 @@ def test_topic_stream_and_log_groups(stack: tuple[str, Aws]) -> None:
         if env in g["logGroupName"]
     }
     assert set(groups) == {
-        f"/aws-glue/jobs/{env}-sales-lakehouse",
+        f"/aws-glue/jobs/{env}-sales-lakehouse/error",
+        f"/aws-glue/jobs/{env}-sales-lakehouse/output",
         f"/aws/lambda/{env}-sales-events-sqs",
         f"/aws/lambda/{env}-sales-events-kinesis",
     }
@@ -337,30 +401,40 @@ def test_roles_trust_their_service_and_scope_the_consumer(stack: tuple[str, Aws]
     env, aws = stack
     iam = aws.client("iam")
     trusted = {}
-    for role in ("glue-etl", "glue-catalog", "events-consumer"):
+    roles = ("glue-etl", "glue-catalog", "workflow-events", "events-sqs", "events-kinesis")
+    for role in roles:
         document = iam.get_role(RoleName=f"{env}-sales-{role}")["Role"]["AssumeRolePolicyDocument"]
         trusted[role] = document["Statement"][0]["Principal"]["Service"]
     assert trusted == {
         "glue-etl": "glue.amazonaws.com",
         "glue-catalog": "glue.amazonaws.com",
-        "events-consumer": "lambda.amazonaws.com",
+        "workflow-events": "events.amazonaws.com",
+        "events-sqs": "lambda.amazonaws.com",
+        "events-kinesis": "lambda.amazonaws.com",
     }
-    consumer = f"{env}-sales-events-consumer"
-    assert iam.list_role_policies(RoleName=consumer)["PolicyNames"] == ["consume-and-land"]
-    text = iam.get_role_policy(RoleName=consumer, PolicyName="consume-and-land")["PolicyDocument"]
-    # moto stores an inline policy that came from CloudFormation as Python's repr of the
-    # object (single quotes), not as JSON; read it as a Python literal.
-    document = ast.literal_eval(text) if isinstance(text, str) else text
-    (land,) = [s for s in document["Statement"] if s["Sid"] == "LandEventsAndQuarantine"]
     landing = f"arn:aws:s3:::{env}-sales-landing-{ACCOUNT}-{REGION}"
-    assert land["Resource"] == [
-        f"{landing}/landing/sales_events/*",
-        f"{landing}/landing/_quarantine/*",
-    ]
+    for source in ("sqs", "kinesis"):  # one role per consumer function
+        consumer = f"{env}-sales-events-{source}"
+        assert iam.list_role_policies(RoleName=consumer)["PolicyNames"] == ["consume-and-land"]
+        document = _role_policy(iam, consumer, "consume-and-land")
+        (land,) = [s for s in document["Statement"] if s["Sid"] == "LandEventsAndQuarantine"]
+        assert land["Resource"] == [
+            f"{landing}/landing/sales_events/*",
+            f"{landing}/landing/_quarantine/*",
+        ]
+        (traces,) = [s for s in document["Statement"] if s["Sid"] == "WriteTraces"]
+        assert traces["Action"] == ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 
 
-def test_functions_and_mappings_on_bootstrap(stack: tuple[str, Aws]) -> None:
-    """The first deployment: placeholder code, the consumer's settings, mappings disabled."""
+def _role_policy(iam: Any, role: str, policy: str) -> Any:
+    """An inline role policy. moto stores one that came from CloudFormation as Python's
+    repr of the object (single quotes), not as JSON; read it as a Python literal."""
+    text = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+    return ast.literal_eval(text) if isinstance(text, str) else text
+
+
+def test_functions_and_mappings_without_lambda_code(stack: tuple[str, Aws]) -> None:
+    """``LambdaCodeKey`` empty: placeholder code, the consumer's settings, mappings disabled."""
     env, aws = stack
     lam = aws.client("lambda")
     key = _key_arn(aws, env)
@@ -371,7 +445,7 @@ def test_functions_and_mappings_on_bootstrap(stack: tuple[str, Aws]) -> None:
         assert config["Runtime"] == "python3.11"
         assert config["Handler"] == "index.handler"
         assert (config["Timeout"], config["MemorySize"]) == (60, 512)
-        assert config["Role"] == f"arn:aws:iam::{ACCOUNT}:role/{env}-sales-events-consumer"
+        assert config["Role"] == f"arn:aws:iam::{ACCOUNT}:role/{env}-sales-events-{source}"
         stored("Lambda KmsKeyArn", config.get("KMSKeyArn"), key)
         tracing = config.get("TracingConfig", {}).get("Mode")
         stored("Lambda TracingConfig", None if tracing == "PassThrough" else tracing, "Active")
@@ -380,7 +454,9 @@ def test_functions_and_mappings_on_bootstrap(stack: tuple[str, Aws]) -> None:
         assert variables["ALERT_TOPIC_ARN"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:{env}-sales-alerts"
         # moto keeps a Number parameter's Ref as a number; AWS makes every variable a string.
         assert str(variables["ALERT_SALE_AMOUNT"]) == "10000"
-        assert lam.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 10
+        # ConsumerReservedConcurrency 0 (the default): no reservation. (GetFunctionConcurrency
+        # is no help: moto answers null for "none", which botocore reads as 0.)
+        assert "Concurrency" not in lam.get_function(FunctionName=name)
         (mapping,) = lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]
         assert mapping["State"] == "Disabled"
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -420,16 +496,19 @@ def test_deploy_dry_run_then_create_then_no_changes(
     code, out = deploy(capsys, moto_endpoint, *first, *built, "--dry-run")
     assert code == 0, out
     assert "bootstrap deployment" in out
+    assert "the full template follows in the update" in out
     assert "Add     DataKey                            AWS::KMS::Key" in out
-    assert "Add     SqsConsumerFunction                AWS::Lambda::Function" in out
+    assert "Add     ArtifactsBucket                    AWS::S3::Bucket" in out
+    assert "SqsConsumerFunction" not in out  # not in the bootstrap template
     assert "dry run: nothing created" in out
+    assert f"updates the stack with the full template ({release.template_key})" in out
     with pytest.raises(ClientError, match="does not exist"):
         cfn.describe_stacks(StackName=name)
 
     code, out = deploy(capsys, moto_endpoint, *first, *built)
     assert code == 0, out
     assert f"created stack {name}" in out
-    assert f"uploaded {len(release.jobs) + 2} files" in out
+    assert f"uploaded {len(release.jobs) + 3} files" in out
     assert f"LambdaCodeKey: '' -> '{release.lambda_key}'" in out
     assert f"updated stack {name}: release {release.prefix}" in out
 
@@ -438,15 +517,25 @@ def test_deploy_dry_run_then_create_then_no_changes(
         [
             f"{release.prefix}/{release.wheel_name}",
             release.lambda_key,
+            release.template_key,
             *[f"{release.prefix}/jobs/{job.name}" for job in release.jobs],
         ]
     )
+    # Phase two made the whole stack: every resource moto supports, from the full template.
+    assert_whole_stack(aws, name)
+    deployed = cfn.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
+    assert json.loads(json.dumps(deployed)) == compact_template(TEMPLATE)
     zip_sha = base64.b64encode(hashlib.sha256(release.lambda_zip.read_bytes()).digest()).decode()
     lam = aws.client("lambda")
     for source in ("sqs", "kinesis"):
         config = lam.get_function_configuration(FunctionName=f"{env}-sales-events-{source}")
         assert config["Handler"] == f"sales_lakehouse.ingest.handler.{source}_handler"
         assert config["CodeSha256"] == zip_sha
+        # Created by the update, with the code: enabled from the start.
+        (mapping,) = lam.list_event_source_mappings(FunctionName=config["FunctionName"])[
+            "EventSourceMappings"
+        ]
+        assert mapping["State"] == "Enabled"
     parameters = {
         p["ParameterKey"]: p["ParameterValue"]
         for p in cfn.describe_stacks(StackName=name)["Stacks"][0]["Parameters"]
@@ -468,6 +557,68 @@ def test_deploy_dry_run_then_create_then_no_changes(
     assert "no changes" in out
 
 
+# Every optional part of the template switched on.
+GATED = {
+    "EnableSlackAlerts": "true",
+    "AlertPhoneNumber": "+4915112345678",
+    "SourceApiUrl": "https://api.example.com/sales",
+    "ConsumerReservedConcurrency": "5",
+}
+
+
+def test_first_deploy_with_every_option_creates_the_gated_resources(
+    moto_endpoint: str, release: Release, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Slack notifier, SMS subscription, API producer and reserved concurrency: created by
+    the update of the first deployment (none of them is in the bootstrap template)."""
+    env = env_name()
+    name = f"sales-lakehouse-{env}"
+    aws = Aws(moto_endpoint)
+    options = [arg for key, value in GATED.items() for arg in ("-p", f"{key}={value}")]
+    code, out = deploy(
+        capsys,
+        moto_endpoint,
+        *("--stack", name, "--env-name", env, "--alert-email", "ops@example.com"),
+        *("--no-build", "--dist", str(release.dist), *options),
+    )
+    assert code == 0, out
+    bootstrap = bootstrap_template(compact_template(TEMPLATE))["Resources"]
+    gated = {n for n, r in load_template(TEMPLATE)["Resources"].items() if "Condition" in r}
+    assert gated and not gated & set(bootstrap)
+    assert_whole_stack(aws, name, GATED)
+    resources = _resources(aws, name)
+
+    lam = aws.client("lambda")
+    zip_sha = base64.b64encode(hashlib.sha256(release.lambda_zip.read_bytes()).digest()).decode()
+    notifier = lam.get_function(FunctionName=f"{env}-sales-alerts-notifier")["Configuration"]
+    assert notifier["Handler"] == "sales_lakehouse.ingest.notifier.handler"
+    assert notifier["CodeSha256"] == zip_sha
+    assert notifier["Role"] == f"arn:aws:iam::{ACCOUNT}:role/{env}-sales-alerts-notifier"
+    # moto skips the secret, and with it the function's only variable (its Ref).
+    stored(
+        "Lambda DeadLetterConfig",
+        notifier.get("DeadLetterConfig", {}).get("TargetArn"),
+        f"arn:aws:sqs:{REGION}:{ACCOUNT}:{env}-sales-alerts-notifier-dlq",
+    )
+    assert resources["NotifierInvokePermission"]["ResourceStatus"] == "CREATE_COMPLETE"
+
+    producer = lam.get_function(FunctionName=f"{env}-sales-api-producer")["Configuration"]
+    assert producer["Handler"] == "sales_lakehouse.ingest.api_producer.handler"
+    assert producer["Role"] == f"arn:aws:iam::{ACCOUNT}:role/{env}-sales-api-producer"
+    assert producer["Environment"]["Variables"]["SOURCE_API_URL"] == GATED["SourceApiUrl"]
+    events = aws.client("events")
+    rule = events.describe_rule(Name=f"{env}-sales-api-producer")
+    assert rule["ScheduleExpression"] == "rate(5 minutes)"
+    (target,) = events.list_targets_by_rule(Rule=f"{env}-sales-api-producer")["Targets"]
+    assert target["Arn"] == producer["FunctionArn"]
+
+    # The notifier's and the SMS subscriptions (AWS::SNS::Subscription) are skipped by moto:
+    # tests/infra/ checks them on the template.
+    for source in ("sqs", "kinesis"):
+        function = lam.get_function(FunctionName=f"{env}-sales-events-{source}")
+        assert int(function["Concurrency"]["ReservedConcurrentExecutions"]) == 5
+
+
 def test_deploy_dry_run_of_an_update_changes_nothing(
     moto_endpoint: str, release: Release, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -485,6 +636,9 @@ def test_deploy_dry_run_of_an_update_changes_nothing(
     assert "KinesisShards: '1' -> '2'" in out
     assert "change set sales-lakehouse-" in out
     assert "dry run: change set deleted" in out
+    # The change set reads the full template from S3: the dry run uploads it, and only it.
+    assert f"uploaded the template to s3://{env}-sales-artifacts-" in out
+    assert "only the template was uploaded" in out
     cfn = Aws(moto_endpoint).client("cloudformation")
     parameters = cfn.describe_stacks(StackName=name)["Stacks"][0]["Parameters"]
     assert {"ParameterKey": "KinesisShards", "ParameterValue": "1"} in parameters

@@ -2,14 +2,19 @@
 
 ``make package`` and ``sales-lakehouse deploy`` both call :func:`build_release`:
 
-- the wheel (``pip wheel --no-deps``), which Glue installs with ``--additional-python-modules``;
+- the wheel (``pip wheel --no-deps``), which Glue installs with ``--additional-python-modules``,
+  without its pyspark and delta-spark requirements (:mod:`sales_lakehouse.deploy.glue_wheel`);
 - ``lambda.zip``: the wheel's files plus the Spark-free runtime dependencies
   (:mod:`sales_lakehouse.deploy.requirements`; boto3 is in the Lambda runtime already) as
   Linux x86_64 / CPython 3.11 wheels. Its bytes depend only on its inputs (sorted entries,
   fixed timestamps, hash-checked ``.pyc``), so an unchanged build keeps its hash and its
   S3 key, and a second deployment finds no change;
 - ``jobs/*.py``, the Glue job scripts;
-- ``template.json``, the template in the compact JSON form CloudFormation gets inline;
+- ``template.json``, the whole template as compact JSON, which CloudFormation reads from
+  the artifacts bucket (``TemplateURL``, at most 1,000,000 bytes), and ``bootstrap.json``,
+  the part of it a new stack is created from inline (``TemplateBody``, at most 51,200
+  bytes; :func:`sales_lakehouse.deploy.template.bootstrap_template`). The build fails when
+  either is over its limit;
 - ``release.json``, what was built, for ``deploy --no-build``.
 
 pip needs PyPI (or its cache) for the build backend and the Lambda dependencies.
@@ -30,8 +35,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sales_lakehouse.deploy.glue_wheel import drop_requirements
 from sales_lakehouse.deploy.requirements import spark_free_requirements
-from sales_lakehouse.deploy.template import INLINE_LIMIT, compact_json
+from sales_lakehouse.deploy.template import (
+    INLINE_LIMIT,
+    URL_LIMIT,
+    bootstrap_template,
+    compact_template,
+    size_problems,
+    to_json,
+)
 
 # What Lambda runs: the template's Runtime and Architectures.
 LAMBDA_PLATFORM = ("--platform", "manylinux2014_x86_64", "--implementation", "cp")
@@ -65,7 +78,18 @@ class Release:
 
     @property
     def template(self) -> Path:
+        """The whole template, compact JSON: updates read it from the artifacts bucket."""
         return self.dist / "template.json"
+
+    @property
+    def bootstrap(self) -> Path:
+        """The bootstrap template, compact JSON: a new stack is created from it inline."""
+        return self.dist / "bootstrap.json"
+
+    @property
+    def template_key(self) -> str:
+        """Where updates upload :attr:`template` in the artifacts bucket."""
+        return f"{self.prefix}/template.json"
 
     @property
     def jobs(self) -> list[Path]:
@@ -117,13 +141,14 @@ def release_id(root: Path, version: str) -> str:
 
 
 def build_wheel(root: Path, out: Path, python: str = sys.executable) -> Path:
-    """``pip wheel --no-deps`` of the project into ``out``; the wheel's path."""
+    """``pip wheel --no-deps`` of the project into ``out``, without its Spark requirements
+    (Glue has Spark; pip would fetch it on every job run); the wheel's path."""
     with tempfile.TemporaryDirectory() as scratch:
         _run([python, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", scratch, str(root)], root)
         wheels = sorted(Path(scratch).glob("sales_lakehouse-*.whl"))
         if len(wheels) != 1:
             raise PackageError(f"expected one sales_lakehouse wheel, pip built {wheels}")
-        return Path(shutil.copy2(wheels[0], out / wheels[0].name))
+        return drop_requirements(Path(shutil.copy2(wheels[0], out / wheels[0].name)))
 
 
 def build_lambda_zip(root: Path, wheel: Path, target: Path, python: str = sys.executable) -> Path:
@@ -194,10 +219,22 @@ def build_release(root: Path, dist: Path, python: str = sys.executable) -> Relea
     (dist / "jobs").mkdir()
     for script in sorted((root / "jobs").glob("*.py")):
         shutil.copy2(script, dist / "jobs" / script.name)
-    release.template.write_text(compact_json(root / "infra" / "template.yaml"), encoding="utf-8")
+    write_templates(root / "infra" / "template.yaml", release)
     manifest = {"version": version, "release_id": release.release_id, "wheel": wheel.name}
     (dist / "release.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return release
+
+
+def write_templates(source: Path, release: Release) -> None:
+    """``template.json`` and ``bootstrap.json`` of ``source``; a PackageError when either
+    is over CloudFormation's limit for the way deploy passes it."""
+    template = compact_template(source)
+    full, bootstrap = to_json(template), to_json(bootstrap_template(template))
+    problems = size_problems(full, bootstrap)
+    if problems:
+        raise PackageError("; ".join(problems))
+    release.template.write_text(full, encoding="utf-8")
+    release.bootstrap.write_text(bootstrap, encoding="utf-8")
 
 
 def load_release(dist: Path) -> Release:
@@ -210,6 +247,8 @@ def load_release(dist: Path) -> Release:
     missing = [
         p.name for p in (release.wheel, release.lambda_zip, release.template) if not p.is_file()
     ]
+    if not release.bootstrap.is_file():  # a build from before the two-phase deployment
+        missing.append(release.bootstrap.name)
     if missing or not release.jobs:
         raise PackageError(f"{dist} is incomplete (missing {missing or 'jobs/'}): build it again")
     return release
@@ -218,11 +257,15 @@ def load_release(dist: Path) -> Release:
 def describe(release: Release) -> list[str]:
     """One line per artifact, with its size."""
     size = len(release.template.read_bytes())
-    fits = "fits" if size <= INLINE_LIMIT else "OVER"
+    fits = "fits" if size <= URL_LIMIT else "OVER"
+    bootstrap_size = len(release.bootstrap.read_bytes())
+    bootstrap_fits = "fits" if bootstrap_size <= INLINE_LIMIT else "OVER"
     return [
         f"wheel     {release.wheel}  ({release.wheel.stat().st_size:,} bytes)",
         f"lambda    {release.lambda_zip}  ({release.lambda_zip.stat().st_size:,} bytes)",
         f"jobs      {release.dist / 'jobs'}/  ({len(release.jobs)} scripts)",
-        f"template  {release.template}  ({size:,} bytes; {fits} the inline limit)",
+        f"template  {release.template}  ({size:,} bytes; {fits} the S3 template limit)",
+        f"bootstrap {release.bootstrap}  ({bootstrap_size:,} bytes; {bootstrap_fits} the "
+        "inline limit)",
         f"release   {release.prefix}",
     ]

@@ -3,17 +3,25 @@
 :func:`deploy` does what ``aws cloudformation deploy`` does, plus the release steps:
 
 1. On the stack's **first** deployment there is no artifacts bucket to upload to yet. It
-   creates the stack with ``LambdaCodeKey=""``: the functions get a placeholder handler that
-   raises, and their event source mappings are disabled. This creates the bucket.
-2. It uploads the wheel, the job scripts and the Lambda zip under ``releases/<release>/`` of
-   the artifacts bucket (found as the stack's ``ArtifactsBucket`` resource).
-3. It updates the stack with those keys through a change set, and prints every change the
-   change set lists (action, logical id, type) and every parameter that changes.
+   creates the stack from ``bootstrap.json``, sent inline (``TemplateBody``, at most 51,200
+   bytes): the ``ArtifactsBucket`` and only what it needs (the key, the access-log bucket,
+   their bucket policies), derived from the full template by
+   :func:`~sales_lakehouse.deploy.template.bootstrap_template`. This creates the bucket.
+2. It uploads the wheel, the job scripts, the Lambda zip and the full ``template.json``
+   under ``releases/<release>/`` of the artifacts bucket (found as the stack's
+   ``ArtifactsBucket`` resource).
+3. It updates the stack with the full template, which CloudFormation reads from that
+   bucket (``TemplateURL``, at most 1 MB), and with the new keys through a change set, and
+   prints every change the change set lists (action, logical id, type) and every parameter
+   that changes. On the first deployment this update creates everything but the bootstrap
+   resources, which it leaves as they are (they are identical in both templates).
 
-With ``dry_run`` it uploads nothing and executes nothing: it creates the change set, prints
-it and deletes it (and on a first deployment also the empty stack that creating a change
-set leaves behind). A deployment that would change nothing says ``no changes`` and exits 0.
-Parameters not given keep the stack's current values, as with ``aws cloudformation deploy``.
+With ``dry_run`` it executes nothing: it creates the change set, prints it and deletes it
+(and on a first deployment also the empty stack that creating a change set leaves behind,
+so a first dry run shows only the bootstrap change set). It uploads nothing but, for an
+update, ``template.json`` (CloudFormation reads a template that large only from S3). A
+deployment that would change nothing says ``no changes`` and exits 0. Parameters not given
+keep the stack's current values, as with ``aws cloudformation deploy``.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +39,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, WaiterError
 
 from sales_lakehouse.deploy.package import Release
-from sales_lakehouse.deploy.template import INLINE_LIMIT
+from sales_lakehouse.deploy.template import size_problems
 from sales_lakehouse.ingest.aws import client
 
 # Set by deploy on every run; not for -p.
@@ -124,16 +133,15 @@ class Deployment:
     s3: Any
     out: Printer
     body: str = ""
+    bootstrap_body: str = ""
     template_parameters: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.body = self.release.template.read_text(encoding="utf-8")
-        size = len(self.body.encode("utf-8"))
-        if size > INLINE_LIMIT:
-            raise DeployError(
-                f"{self.release.template} is {size:,} bytes, over CloudFormation's inline "
-                f"limit of {INLINE_LIMIT:,}: shorten infra/template.yaml"
-            )
+        self.bootstrap_body = self.release.bootstrap.read_text(encoding="utf-8")
+        problems = size_problems(self.body, self.bootstrap_body)
+        if problems:
+            raise DeployError(f"{self.release.dist}: " + "; ".join(problems))
         self.template_parameters = json.loads(self.body).get("Parameters", {})
         self.explicit_parameters({})  # refuse bad -p / --env-name before touching the stack
 
@@ -210,15 +218,22 @@ class Deployment:
     # ---- change sets ---------------------------------------------------------------------
 
     def change_set(
-        self, kind: str, explicit: Mapping[str, str], current: Mapping[str, str]
+        self,
+        kind: str,
+        explicit: Mapping[str, str],
+        current: Mapping[str, str],
+        template: Mapping[str, str],
     ) -> tuple[str, list[dict[str, Any]]] | None:
-        """Create a change set and wait for it: (its id, its changes), or None for no change."""
+        """Create a change set and wait for it: (its id, its changes), or None for no change.
+
+        ``template`` is ``{"TemplateBody": …}`` or ``{"TemplateURL": …}``.
+        """
         name = f"sales-lakehouse-{datetime.now(UTC):%Y%m%d%H%M%S%f}"
         created = self.cfn.create_change_set(
             StackName=self.request.stack,
             ChangeSetName=name,
             ChangeSetType=kind,
-            TemplateBody=self.body,
+            **template,
             Parameters=self.api_parameters(explicit, current),
             Capabilities=["CAPABILITY_NAMED_IAM"],
             Description=f"sales-lakehouse {self.release.prefix}",
@@ -282,14 +297,20 @@ class Deployment:
     # ---- the steps -----------------------------------------------------------------------
 
     def bootstrap(self) -> bool:
-        """First deployment: create the stack without Lambda code. False on a dry run."""
+        """First deployment: create the stack from the bootstrap template. False on a dry run."""
         request = self.request
         if request.env_name is None or request.alert_email is None:
             raise ValueError(
                 f"stack {request.stack} does not exist yet: its first deployment needs "
                 "--env-name and --alert-email"
             )
-        self.out(f"stack {request.stack} does not exist: bootstrap deployment (no Lambda code)")
+        resources = json.loads(self.bootstrap_body)["Resources"]
+        total = len(json.loads(self.body)["Resources"])
+        self.out(
+            f"stack {request.stack} does not exist: bootstrap deployment (the artifacts bucket "
+            f"and what it needs, {len(resources)} of {total} resources: "
+            f"{', '.join(resources)}); the full template follows in the update"
+        )
         values = {
             "ArtifactsPrefix": BOOTSTRAP_PREFIX,
             "LambdaCodeKey": "",
@@ -300,14 +321,15 @@ class Deployment:
             "parameters:\n"
             + "\n".join(f"  {k} = {v!r}" for k, v in self.resolved(explicit, {}).items())
         )
-        created = self.change_set("CREATE", explicit, {})
+        created = self.change_set("CREATE", explicit, {}, {"TemplateBody": self.bootstrap_body})
         assert created is not None  # a new stack always changes
         change_set_id, _ = created
         if request.dry_run:
             self.discard(change_set_id, "CREATE")
             self.out(
                 "dry run: nothing created. A real run then uploads the release to the new "
-                "artifacts bucket and updates the stack with "
+                "artifacts bucket and updates the stack with the full template "
+                f"({self.release.template_key}) and "
                 f"LambdaCodeKey={self.release.lambda_key}"
             )
             return False
@@ -321,10 +343,25 @@ class Deployment:
             (self.release.wheel, f"{prefix}/{self.release.wheel_name}"),
             *[(job, f"{prefix}/jobs/{job.name}") for job in self.release.jobs],
             (self.release.lambda_zip, self.release.lambda_key),
+            (self.release.template, self.release.template_key),
         ]
         for path, key in files:
             self.s3.upload_file(str(path), bucket, key)
         self.out(f"uploaded {len(files)} files to s3://{bucket}/{prefix}/")
+
+    def template_url(self, bucket: str) -> str:
+        """The ``TemplateURL`` of the uploaded ``template.json``: a path-style https URL
+        on the region's S3 endpoint, as ``aws cloudformation deploy --s3-bucket`` makes.
+
+        With an ``endpoint_url`` (moto), the same form on the AWS host name: moto does not
+        fetch the URL, it reads the bucket and key out of it and the object from its own
+        S3, and it takes ``https://s3.<region>.amazonaws.com/<bucket>/<key>`` as path-style
+        but reads ``http://127.0.0.1:<port>/<bucket>/<key>`` as the bucket ``127``.
+        """
+        key = urllib.parse.quote(self.release.template_key)
+        if self.request.endpoint_url:
+            return f"https://s3.{self.s3.meta.region_name}.amazonaws.com/{bucket}/{key}"
+        return f"{self.s3.meta.endpoint_url}/{bucket}/{key}"
 
     def update(self, stack: Mapping[str, Any]) -> None:
         request = self.request
@@ -348,14 +385,19 @@ class Deployment:
         if changed:
             self.out("parameters:")
             self.out("\n".join(f"  {k}: {old!r} -> {new!r}" for k, (old, new) in changed.items()))
-        created = self.change_set("UPDATE", explicit, current)
+        if request.dry_run:  # CloudFormation reads a template this large only from S3
+            self.s3.upload_file(str(self.release.template), bucket, self.release.template_key)
+            self.out(f"uploaded the template to s3://{bucket}/{self.release.template_key}")
+        created = self.change_set(
+            "UPDATE", explicit, current, {"TemplateURL": self.template_url(bucket)}
+        )
         if created is None:
             self.out(f"no changes: stack {request.stack} is up to date ({self.release.prefix})")
             return
         change_set_id, _ = created
         if request.dry_run:
             self.discard(change_set_id, "UPDATE")
-            self.out("dry run: change set deleted, nothing uploaded or changed")
+            self.out("dry run: change set deleted, nothing changed; only the template was uploaded")
             return
         self.execute(change_set_id, "UPDATE")
         self.out(f"updated stack {request.stack}: release {self.release.prefix}")
