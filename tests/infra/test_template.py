@@ -409,6 +409,27 @@ def access_log_problems(template: Template) -> list[str]:
     return problems
 
 
+def log_group_key_problems(template: Template) -> list[str]:
+    """Log groups encrypted with DataKey while the key does not let CloudWatch Logs use it
+    (CreateLogGroup fails: https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html)."""
+    key = template["Resources"]["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
+    logs = {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}
+    granted = any(
+        s["Effect"] == "Allow"
+        and s.get("Principal", {}).get("Service") == logs
+        and {"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*"} <= set(_listify(s["Action"]))
+        for s in key
+    )
+    encrypted = [
+        name
+        for name, group in resources(template, "AWS::Logs::LogGroup").items()
+        if group.get("KmsKeyId") == KEY
+    ]
+    return (
+        [] if granted else [f"{name}: DataKey does not grant CloudWatch Logs" for name in encrypted]
+    )
+
+
 def glue_logging_problems(template: Template) -> list[str]:
     """Jobs with Glue 4 logging options, or whose --custom-logGroup-prefix groups the stack
     does not create with a retention and DataKey."""
@@ -462,6 +483,7 @@ def test_every_bucket_is_encrypted_with_the_stack_key(template: Template) -> Non
     assert targets == {"AccessLogBucket"}
     assert encryption_problems(template) == []
     assert access_log_problems(template) == []
+    assert log_group_key_problems(template) == []
 
 
 def test_traced_functions_can_write_xray(template: Template) -> None:
@@ -773,6 +795,15 @@ def test_rules_catch_broken_templates(template: Template) -> None:
         "role SqsConsumerRole is shared by ['SqsConsumerFunction', 'KinesisConsumerFunction']",
     ]
     assert retention_problems(broken) == ["LakeBucket: DeletionPolicy Retain"]
+    no_logs = copy.deepcopy(broken)
+    statements = no_logs["Resources"]["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
+    statements[:] = [
+        s for s in statements if s.get("Sid") != "CloudWatchLogsEncryptsStackLogGroups"
+    ]
+    assert log_group_key_problems(no_logs)[:2] == [
+        "GlueErrorLogGroup: DataKey does not grant CloudWatch Logs",
+        "GlueOutputLogGroup: DataKey does not grant CloudWatch Logs",
+    ]
     assert trust_problems(broken) == [
         "GlueEtlRole: trust of glue.amazonaws.com conditioned on ['aws:SourceAccount']"
     ]
