@@ -20,7 +20,7 @@ LINES ?= 50000
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help demo test test-unit test-integration lint format jars java venv clean infra-tools infra-check bench package
+.PHONY: help demo test test-unit lint format jars java venv clean infra-tools infra-check bench package
 
 help:
 	@echo "make demo   generate sample data and run the whole pipeline into ./$(LAKE)"

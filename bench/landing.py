@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from sales_lakehouse.contracts import load_contract
-from sales_lakehouse.generate import generate_landing
+from sales_lakehouse_tools.generate import generate_landing
 
 DATASETS = ("sales", "products", "promotions")
 GENERATION_NOTE = "_bench_generation.json"

@@ -89,7 +89,7 @@ class SparkBench:
 
     def start(self) -> StageRun:
         """Start the session (JVM, Delta jars, catalog) and time it."""
-        from sales_lakehouse.session import build_session
+        from sales_lakehouse.runtime.session import build_session
 
         self.memory.take()
         started = time.perf_counter()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from sales_lakehouse.contracts import DATASETS
-from sales_lakehouse.jobs import run_job
+from sales_lakehouse.runtime.jobs import run_job
 
 
 def main(argv: list[str] | None = None) -> int:

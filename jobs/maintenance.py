@@ -16,12 +16,12 @@ import sys
 from collections.abc import Sequence
 
 from sales_lakehouse.config import Settings
-from sales_lakehouse.jobs import table_name
 from sales_lakehouse.pipeline.maintenance import (
     SAFE_RETENTION_HOURS,
     check_min_interval,
     check_retention,
 )
+from sales_lakehouse.runtime.jobs import table_name
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from sales_lakehouse.lake import Lake
     from sales_lakehouse.pipeline.maintenance import maintain
-    from sales_lakehouse.session import build_session
+    from sales_lakehouse.runtime.session import build_session
 
     settings = Settings.from_args(lake=options.lake)
     spark = build_session(settings, app_name="sales-lakehouse-maintenance")

@@ -2,7 +2,7 @@
 
 Runs with `python jobs/register_catalog.py` or as a Glue 5.1 job, after gold:
 `--lake s3://... --database-prefix ENV [--region R] [--endpoint-url URL] [--table LAYER.NAME ...]`.
-Uses boto3 only (sales_lakehouse.catalog_glue); see docs/aws.md.
+Uses boto3 only (sales_lakehouse.lake.glue_catalog); see docs/aws.md.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sales_lakehouse.catalog_glue import register_lake
-from sales_lakehouse.ingest.aws import client
-from sales_lakehouse.jobs import table_name
+from sales_lakehouse.aws import client
+from sales_lakehouse.lake.glue_catalog import register_lake
+from sales_lakehouse.runtime.jobs import table_name
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from sales_lakehouse.bronze import bronze_schema
+from sales_lakehouse.bronze.csv import bronze_schema
 from sales_lakehouse.contracts import load_contract
 
 INGESTED = datetime(2025, 2, 1, 8, 0, 0)

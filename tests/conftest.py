@@ -10,7 +10,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from sales_lakehouse.config import Settings
-from sales_lakehouse.session import build_session
+from sales_lakehouse.runtime.session import build_session
 from tests.generated_lake import first_run, oracle
 
 __all__ = ["first_run", "oracle"]  # session fixtures shared by integration and quality tests

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from sales_lakehouse.generate import GenerationReport, generate_landing
 from sales_lakehouse.lake import Lake
 from sales_lakehouse.pipeline import RunSummary
+from sales_lakehouse_tools.generate import GenerationReport, generate_landing
 from tests.integration.helpers import lake_of, run_pipeline
 from tests.integration.oracle import Oracle, load_report
 

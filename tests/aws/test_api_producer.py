@@ -27,8 +27,8 @@ from sales_lakehouse.ingest.api_producer import (
 )
 from sales_lakehouse.ingest.config import ConfigError
 from sales_lakehouse.ingest.cursor_store import CursorConflictError, S3CursorStore
-from sales_lakehouse.ingest.producer import Pacing
 from sales_lakehouse.ingest.source_api import SourceApiError
+from sales_lakehouse.ingest.stream_put import Pacing
 from tests.aws.conftest import Aws, Configure
 from tests.aws.lambda_events import (
     ACCOUNT,

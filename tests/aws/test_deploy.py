@@ -50,10 +50,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from sales_lakehouse import cli
-from sales_lakehouse.deploy.package import Release, build_lambda_zip, load_release
-from sales_lakehouse.deploy.stack import DeployError, check_status
-from sales_lakehouse.deploy.template import (
+from sales_lakehouse.runtime import cli
+from sales_lakehouse_tools.deploy.package import Release, build_lambda_zip, load_release
+from sales_lakehouse_tools.deploy.stack import DeployError, check_status
+from sales_lakehouse_tools.deploy.template import (
     bootstrap_json,
     bootstrap_template,
     compact_json,
@@ -149,7 +149,7 @@ def test_lambda_zip_is_reproducible(release: Release, tmp_path: Path) -> None:
 
 def test_deploy_code_imports_no_spark() -> None:
     code = (
-        "import sys, sales_lakehouse.deploy.stack, sales_lakehouse.deploy.package; "
+        "import sys, sales_lakehouse_tools.deploy.stack, sales_lakehouse_tools.deploy.package; "
         "sys.exit(any(m.split('.')[0] in ('pyspark', 'delta') for m in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -12,7 +12,8 @@ import pytest
 from pyspark.sql import SparkSession
 
 from sales_lakehouse.ingest import handler
-from sales_lakehouse.ingest.producer import SqsTarget, produce
+from sales_lakehouse.ingest.stream_put import SqsTarget
+from sales_lakehouse_tools.producer import produce
 from tests.aws.conftest import Aws, Configure
 from tests.aws.lambda_events import FakeLambdaContext, sqs_event_from_messages
 from tests.integration.helpers import lake_of, run_sales_only, stats

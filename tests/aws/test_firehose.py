@@ -45,9 +45,9 @@ import pytest
 from pyspark.sql import SparkSession
 
 from sales_lakehouse.config import Settings
-from sales_lakehouse.deploy.template import load_template
 from sales_lakehouse.lake import Lake
-from sales_lakehouse.pipeline.events import ingest_events_bronze
+from sales_lakehouse.pipeline.bronze_events import ingest_events_bronze
+from sales_lakehouse_tools.deploy.template import load_template
 from tests.aws.conftest import Aws
 from tests.aws.lambda_events import ACCOUNT, REGION
 

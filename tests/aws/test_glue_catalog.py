@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sales_lakehouse.catalog_glue import (
+from sales_lakehouse.lake.glue_catalog import (
     DELTA_PARAMETERS,
     hive_type,
     register_delta_tables,

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from sales_lakehouse.cli import main
 from sales_lakehouse.ingest import handler
-from sales_lakehouse.ingest.producer import KinesisTarget, SqsTarget, produce
+from sales_lakehouse.ingest.stream_put import KinesisTarget, SqsTarget
+from sales_lakehouse.runtime.cli import main
+from sales_lakehouse_tools.producer import produce
 from tests.aws.conftest import Aws, Configure
 from tests.aws.lambda_events import (
     FakeLambdaContext,

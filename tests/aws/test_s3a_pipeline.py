@@ -28,7 +28,7 @@ from urllib.parse import unquote
 import pyarrow.parquet as pq
 import pytest
 
-from sales_lakehouse.generate import generate_landing
+from sales_lakehouse_tools.generate import generate_landing
 from tests.aws.conftest import Aws
 from tests.integration.oracle import (
     DAILY_GRAIN,

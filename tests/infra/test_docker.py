@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sales_lakehouse.deploy.template import load_template
+from sales_lakehouse_tools.deploy.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"

@@ -39,11 +39,11 @@ from typing import Any
 import pytest
 from jobs import maintenance, register_catalog
 
-from sales_lakehouse import jobs as spark_jobs
 from sales_lakehouse.config import LAKE_PREFIXES, LAYERS
 from sales_lakehouse.contracts import DATASETS
-from sales_lakehouse.deploy.template import load_template
 from sales_lakehouse.ingest.config import VARIABLES
+from sales_lakehouse.runtime import jobs as spark_jobs
+from sales_lakehouse_tools.deploy.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
@@ -258,7 +258,7 @@ def _argument_problems(script: str, arguments: dict[str, str]) -> list[str]:
         # On Glue the names come from getResolvedOptions with OPTIONS; off Glue, argparse.
         unknown = [k for k in arguments if k[2:] not in spark_jobs.OPTIONS]
         if unknown:
-            return [f"arguments {unknown} are not in sales_lakehouse.jobs.OPTIONS"]
+            return [f"arguments {unknown} are not in sales_lakehouse.runtime.jobs.OPTIONS"]
         try:
             options = spark_jobs.parse_args("", argv)
         except SystemExit:
@@ -781,7 +781,7 @@ def test_rules_catch_broken_templates(template: Template) -> None:
     assert glue_job_problems(broken) == [
         "SilverSalesJob: --conf must be one key",
         "SilverSalesJob: arguments ['--lake-root', ' --conf', '--continuous-log-logGroup'] "
-        "are not in sales_lakehouse.jobs.OPTIONS",
+        "are not in sales_lakehouse.runtime.jobs.OPTIONS",
     ]
     assert glue_logging_problems(broken) == ["SilverSalesJob: --continuous-log-logGroup (Glue 4)"]
     assert tracing_problems(broken) == [

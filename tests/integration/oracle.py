@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 
 from sales_lakehouse.contracts import load_contract
-from sales_lakehouse.generate import GenerationReport
+from sales_lakehouse_tools.generate import GenerationReport
 
 REPORT_NAME = "_generation_report.json"
 DEFAULT_CURRENCY = "USD"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from sales_lakehouse.cli import main
 from sales_lakehouse.contracts import load_contract
+from sales_lakehouse.runtime.cli import main
 from tests.integration.helpers import lake_of, write_landing_csv
 
 pytestmark = pytest.mark.integration

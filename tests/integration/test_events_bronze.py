@@ -12,7 +12,7 @@ from pyspark.sql import SparkSession
 
 from sales_lakehouse.config import Settings
 from sales_lakehouse.lake import Lake
-from sales_lakehouse.pipeline.events import ingest_events_bronze
+from sales_lakehouse.pipeline.bronze_events import ingest_events_bronze
 from tests.integration.helpers import quiet
 
 pytestmark = pytest.mark.integration

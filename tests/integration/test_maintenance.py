@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from sales_lakehouse.cli import main
 from sales_lakehouse.pipeline.maintenance import maintain
+from sales_lakehouse.runtime.cli import main
 from tests.integration.conftest import FirstRun
 from tests.integration.helpers import copy_lake, lake_of, quiet, row_multiset
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from sales_lakehouse.contracts import DATASETS, load_contract
-from sales_lakehouse.quality.catalog import RuleSpec, rule_specs
 from sales_lakehouse.quality.results import CheckResult
+from sales_lakehouse.quality.rule_specs import RuleSpec, rule_specs
 
 pytestmark = pytest.mark.integration
 

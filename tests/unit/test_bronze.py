@@ -8,9 +8,9 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from sales_lakehouse.bronze import bronze_schema, header_problem, to_bronze
+from sales_lakehouse.bronze.csv import bronze_schema, header_problem, to_bronze
 from sales_lakehouse.contracts import load_contract
-from sales_lakehouse.landing import list_files, read_csv_files, read_header
+from sales_lakehouse.lake.landing import list_files, read_csv_files, read_header
 
 SALES = load_contract("sales")
 

@@ -6,7 +6,7 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from sales_lakehouse.bronze_events import events_to_bronze, split_json_records
+from sales_lakehouse.bronze.events import events_to_bronze, split_json_records
 from sales_lakehouse.contracts import load_contract
 
 AT = datetime(2025, 3, 1, 12, 0)

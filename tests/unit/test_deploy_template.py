@@ -16,9 +16,9 @@ from typing import Any
 import boto3
 import pytest
 
-from sales_lakehouse.deploy.package import PackageError, Release, write_templates
-from sales_lakehouse.deploy.stack import Deployment, DeployRequest
-from sales_lakehouse.deploy.template import (
+from sales_lakehouse_tools.deploy.package import PackageError, Release, write_templates
+from sales_lakehouse_tools.deploy.stack import Deployment, DeployRequest
+from sales_lakehouse_tools.deploy.template import (
     INLINE_LIMIT,
     URL_LIMIT,
     bootstrap_json,

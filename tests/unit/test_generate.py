@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from sales_lakehouse.contracts import load_contract
-from sales_lakehouse.generate import GenerationReport, generate_landing
+from sales_lakehouse_tools.generate import GenerationReport, generate_landing
 
 LINES = 3000
 MONEY = re.compile(r"^-?\d+\.\d{2}$")

@@ -21,7 +21,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from sales_lakehouse.deploy.glue_wheel import drop_requirements, requirements
+from sales_lakehouse_tools.deploy.glue_wheel import drop_requirements, requirements
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST_INFO = "sales_lakehouse-0.1.0.dist-info"
@@ -56,10 +56,9 @@ def _project_wheel(folder: Path) -> Path:
         ]
     )
     files: dict[str, bytes] = {
-        f"sales_lakehouse/{path.relative_to(ROOT / 'src' / 'sales_lakehouse').as_posix()}": (
-            path.read_bytes()
-        )
-        for path in sorted((ROOT / "src" / "sales_lakehouse").rglob("*.py"))
+        path.relative_to(ROOT / "src").as_posix(): path.read_bytes()
+        for package in ("sales_lakehouse", "sales_lakehouse_tools")
+        for path in sorted((ROOT / "src" / package).rglob("*.py"))
     }
     files |= {
         f"sales_lakehouse/schemas/{path.name}": path.read_bytes()
@@ -109,6 +108,23 @@ def test_the_glue_wheel_requires_no_spark_but_keeps_the_rest(tmp_path: Path) -> 
     assert _record_problems(wheel) == []
 
 
+def test_the_glue_wheel_leaves_the_tools_out(tmp_path: Path) -> None:
+    wheel = _project_wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as archive:
+        before = archive.namelist()
+    assert "sales_lakehouse_tools/deploy/stack.py" in before
+
+    drop_requirements(wheel)
+
+    with zipfile.ZipFile(wheel) as archive:
+        after = archive.namelist()
+        record = archive.read(f"{DIST_INFO}/RECORD").decode()
+    assert after == [name for name in before if not name.startswith("sales_lakehouse_tools/")]
+    assert "sales_lakehouse/runtime/session.py" in after
+    assert "sales_lakehouse_tools" not in record
+    assert _record_problems(wheel) == []
+
+
 def test_the_rewrite_is_deterministic_and_keeps_every_other_entry(tmp_path: Path) -> None:
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir()
@@ -121,8 +137,9 @@ def test_the_rewrite_is_deterministic_and_keeps_every_other_entry(tmp_path: Path
     assert one == two
     with zipfile.ZipFile(original) as archive:
         rewritten = [(i.filename, i.date_time, archive.read(i)) for i in archive.infolist()]
-    assert [e[:2] for e in rewritten] == [e[:2] for e in entries]
-    changed = {e[0] for e, r in zip(entries, rewritten, strict=True) if e[2] != r[2]}
+    kept = [e for e in entries if not e[0].startswith("sales_lakehouse_tools/")]
+    assert [e[:2] for e in rewritten] == [e[:2] for e in kept]
+    changed = {e[0] for e, r in zip(kept, rewritten, strict=True) if e[2] != r[2]}
     assert changed == {f"{DIST_INFO}/METADATA", f"{DIST_INFO}/RECORD"}
 
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from sales_lakehouse.ingest.alerts import Alert, AlertRules, evaluate
-from sales_lakehouse.ingest.events import Message, messages
-from sales_lakehouse.ingest.producer import Pacing, Rejected, produce, send_with_retries
+from sales_lakehouse.ingest.stream_put import Message, Pacing, Rejected, send_with_retries
+from sales_lakehouse_tools.producer import produce
+from sales_lakehouse_tools.sale_events import messages
 
 RULES = AlertRules(sale_amount=Decimal(100), refund_spike_pct=Decimal(50), invalid_burst_count=2)
 START = datetime(2025, 3, 1, tzinfo=UTC)

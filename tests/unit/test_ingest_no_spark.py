@@ -35,7 +35,7 @@ def test_lambda_code_imports_no_spark() -> None:
         "sales_lakehouse.ingest.api_producer",
         "sales_lakehouse.ingest.handler",
         "sales_lakehouse.ingest.notifier",
-        "sales_lakehouse.ingest.producer",
+        "sales_lakehouse.ingest.stream_put",
     )
 
     assert imported == "[]"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sales_lakehouse.config import Settings
-from sales_lakehouse.session import (
+from sales_lakehouse.runtime.session import (
     MissingJarsError,
     local_conf,
     local_s3a_jars,

@@ -62,7 +62,7 @@ from urllib.parse import urlsplit, urlunsplit
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sales_lakehouse.ingest.aws import client
+from sales_lakehouse.aws import client
 from sales_lakehouse.ingest.config import (
     ConfigError,
     _bucket,
@@ -71,15 +71,15 @@ from sales_lakehouse.ingest.config import (
     _Reader,
 )
 from sales_lakehouse.ingest.cursor_store import S3CursorStore
-from sales_lakehouse.ingest.events import Message
-from sales_lakehouse.ingest.producer import (
+from sales_lakehouse.ingest.source_api import Page, SourceApi, event_json
+from sales_lakehouse.ingest.stream_put import (
     KINESIS_BATCH,
     KinesisTarget,
+    Message,
     Pacing,
     Rejected,
     send_with_retries,
 )
-from sales_lakehouse.ingest.source_api import Page, SourceApi, event_json
 
 SERVICE = "sales-api-producer"
 logger = Logger(service=SERVICE)

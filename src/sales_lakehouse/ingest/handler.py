@@ -18,8 +18,8 @@ from aws_lambda_powertools.utilities.batch import EventType, process_partial_res
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sales_lakehouse.aws import client
 from sales_lakehouse.ingest.alerts import Alert, AlertRules, SnsPublisher, evaluate
-from sales_lakehouse.ingest.aws import client
 from sales_lakehouse.ingest.config import IngestSettings
 from sales_lakehouse.ingest.observability import logger, metrics
 from sales_lakehouse.ingest.processor import BatchSummary, LandingBatchProcessor, record_handler

@@ -28,7 +28,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sales_lakehouse.ingest.aws import client
+from sales_lakehouse.aws import client
 from sales_lakehouse.ingest.config import ConfigError
 from sales_lakehouse.ingest.slack_messages import SlackMessage, slack_message
 

@@ -8,7 +8,7 @@ from sales_lakehouse.config import Settings
 from sales_lakehouse.contracts import DATASETS
 from sales_lakehouse.lake import Lake
 from sales_lakehouse.pipeline.bronze import ingest_bronze
-from sales_lakehouse.pipeline.events import ingest_events_bronze
+from sales_lakehouse.pipeline.bronze_events import ingest_events_bronze
 from sales_lakehouse.pipeline.gold import CONSUMER as GOLD_CONSUMER
 from sales_lakehouse.pipeline.gold import MARTS, refresh_gold
 from sales_lakehouse.pipeline.quality import check_gold

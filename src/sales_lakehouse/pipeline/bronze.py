@@ -7,7 +7,7 @@ from functools import reduce
 
 from pyspark.sql import DataFrame
 
-from sales_lakehouse.bronze import (
+from sales_lakehouse.bronze.csv import (
     SOURCE_FILE,
     bronze_schema,
     header_problem,
@@ -16,7 +16,7 @@ from sales_lakehouse.bronze import (
 )
 from sales_lakehouse.contracts import load_contract
 from sales_lakehouse.lake import Lake
-from sales_lakehouse.landing import list_files, read_csv_files, read_header
+from sales_lakehouse.lake.landing import list_files, read_csv_files, read_header
 from sales_lakehouse.pipeline.summary import Progress, StageStats
 
 

@@ -27,7 +27,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from sales_lakehouse.bronze import bronze_schema
+from sales_lakehouse.bronze.csv import bronze_schema
 from sales_lakehouse.contracts import Contract, load_contract
 from sales_lakehouse.lake import Lake, in_dates
 from sales_lakehouse.pipeline.quality import (

@@ -16,7 +16,6 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from sales_lakehouse.contracts import Contract, DatasetCheck
-from sales_lakehouse.quality.catalog import row_rule_specs
 from sales_lakehouse.quality.checks import (
     RunCounts,
     check_freshness,
@@ -29,7 +28,8 @@ from sales_lakehouse.quality.checks import (
 )
 from sales_lakehouse.quality.reconcile import reconcile_bronze_silver, reconcile_silver_gold
 from sales_lakehouse.quality.results import SAMPLE_SIZE, CheckResult, EvalContext
-from sales_lakehouse.quality.rules import FAILURES, RAW_PREFIX, blocking
+from sales_lakehouse.quality.rule_specs import row_rule_specs
+from sales_lakehouse.quality.rules import FAILURES, RAW_PREFIX, is_rejected
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def batch_counts(validated: DataFrame) -> BatchCounts:
     row = validated.agg(
         F.count(F.lit(1)).alias("rows_in"),
         F.count_if(failing).alias("failing"),
-        F.count_if(blocking(F.col(FAILURES))).alias("quarantined"),
+        F.count_if(is_rejected(F.col(FAILURES))).alias("quarantined"),
         F.count_if(F.size(FAILURES) > 0).alias("flagged"),
     ).first()
     assert row is not None

@@ -166,6 +166,6 @@ def with_failures(df: DataFrame, checks: list[Check]) -> DataFrame:
     return staged.withColumn(FAILURES, row_failures)
 
 
-def blocking(failures: SparkColumn) -> SparkColumn:
+def is_rejected(failures: SparkColumn) -> SparkColumn:
     """True when any failure has an action that keeps the row out of silver."""
     return F.exists(failures, lambda item: item["action"] != F.lit("warn"))

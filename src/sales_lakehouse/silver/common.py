@@ -13,8 +13,8 @@ from sales_lakehouse.contracts import Contract
 from sales_lakehouse.quality.rules import (
     FAILURES,
     RAW_PREFIX,
-    blocking,
     contract_checks,
+    is_rejected,
     raw,
     with_failures,
 )
@@ -80,11 +80,11 @@ def validate(
 
 def accepted_rows(validated: DataFrame) -> DataFrame:
     """Rows no blocking rule rejected (warnings are allowed through)."""
-    return validated.filter(~blocking(F.col(FAILURES)))
+    return validated.filter(~is_rejected(F.col(FAILURES)))
 
 
 def rejected_rows(validated: DataFrame) -> DataFrame:
-    return validated.filter(blocking(F.col(FAILURES)))
+    return validated.filter(is_rejected(F.col(FAILURES)))
 
 
 def latest_per_key(

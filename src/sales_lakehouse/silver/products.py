@@ -17,7 +17,6 @@ from sales_lakehouse.silver.common import latest_per_key, silver_columns
 
 # Open-ended validity: the current version is valid until this instant.
 END_OF_TIME = datetime(9999, 12, 31)
-SCD_COLUMNS = ("valid_from", "valid_to", "is_current", "version_number")
 
 
 def build_product_versions(

@@ -1,4 +1,5 @@
-"""The wheel Glue installs: the project's wheel without its Spark requirements.
+"""The wheel Glue and Lambda install: the project's wheel without its Spark requirements
+and without the tools package.
 
 Glue installs ``--additional-python-modules`` with pip, and pip installs a wheel's
 ``Requires-Dist`` too. Glue's Spark Python is on the job's path, not a pip distribution,
@@ -7,9 +8,13 @@ job run (pyspark 3.5.6 is a source archive of some 300 MB on PyPI) and install a
 pyspark beside Glue's own. Glue 5.1 brings Spark 3.5.6 and, with ``--datalake-formats
 delta``, Delta Lake 3.3.2; the wheel needs neither from pip.
 
+:mod:`sales_lakehouse_tools` (deploy, sample-data generator, load-test producer) runs on a
+workstation, never in a job or a function, so it leaves the wheel as well.
+
 :func:`drop_requirements` rewrites a built wheel in place: the named requirements leave
-``METADATA``, ``RECORD`` gets its new hash and size, and every other entry keeps its
-bytes, order and zip attributes, so the same input wheel gives the same output bytes.
+``METADATA``, the files of the named packages leave the archive and ``RECORD``, ``RECORD``
+gets METADATA's new hash and size, and every other entry keeps its bytes, order and zip
+attributes, so the same input wheel gives the same output bytes.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from sales_lakehouse.deploy.requirements import SPARK
+from sales_lakehouse_tools.deploy.requirements import SPARK
 
+# Packages of the project's wheel that only a workstation needs.
+TOOLS = ("sales_lakehouse_tools",)
 _REQUIRES = re.compile(r"^Requires-Dist:\s*([A-Za-z0-9][A-Za-z0-9._-]*)", re.IGNORECASE)
 
 
@@ -71,25 +78,42 @@ def _without(metadata: str, names: set[str]) -> str:
     return "\n".join(kept) + separator + body
 
 
-def _record(record: str, path: str, data: bytes) -> str:
-    """``record`` (the RECORD file) with the hash and size of ``path`` set for ``data``."""
+def _dropped(path: str, packages: Iterable[str]) -> bool:
+    return any(path.startswith(f"{package}/") for package in packages)
+
+
+def _record(record: str, path: str, data: bytes, packages: Iterable[str] = ()) -> str:
+    """``record`` (the RECORD file) with the hash and size of ``path`` set for ``data`` and
+    without the lines of files in ``packages``."""
     entry = f"{path},{_record_hash(data)},{len(data)}"
-    lines = [entry if line.split(",", 1)[0] == path else line for line in record.splitlines()]
+    lines = [
+        entry if line.split(",", 1)[0] == path else line
+        for line in record.splitlines()
+        if not _dropped(line.split(",", 1)[0], packages)
+    ]
     return "\n".join(lines) + "\n"
 
 
-def drop_requirements(wheel: Path, names: Iterable[str] = SPARK) -> Path:
-    """Rewrite ``wheel`` without the ``Requires-Dist`` entries of ``names``; ``wheel``."""
+def drop_requirements(
+    wheel: Path, names: Iterable[str] = SPARK, packages: Iterable[str] = TOOLS
+) -> Path:
+    """Rewrite ``wheel`` without the ``Requires-Dist`` entries of ``names`` and the files of
+    ``packages``; ``wheel``."""
     drop = {_canonical(name) for name in names}
+    packages = tuple(packages)
     with tempfile.TemporaryDirectory() as scratch:
         target = Path(scratch) / wheel.name
         with zipfile.ZipFile(wheel) as source, zipfile.ZipFile(target, "w") as out:
             dist_info = _dist_info(source)
             metadata_path, record_path = dist_info + "METADATA", dist_info + "RECORD"
             metadata = _without(source.read(metadata_path).decode("utf-8"), drop).encode()
-            record = _record(source.read(record_path).decode("utf-8"), metadata_path, metadata)
+            record = _record(
+                source.read(record_path).decode("utf-8"), metadata_path, metadata, packages
+            )
             replaced = {metadata_path: metadata, record_path: record.encode()}
             for info in source.infolist():  # same order, times, modes and compression
+                if _dropped(info.filename, packages):
+                    continue
                 data = replaced.get(info.filename)
                 out.writestr(info, source.read(info) if data is None else data)
         shutil.move(target, wheel)

@@ -15,7 +15,7 @@ from datetime import date
 from operator import attrgetter
 
 from sales_lakehouse.contracts import load_contract
-from sales_lakehouse.generate.common import (
+from sales_lakehouse_tools.generate.common import (
     DAY_SECONDS,
     Period,
     discount_cents,
@@ -23,9 +23,9 @@ from sales_lakehouse.generate.common import (
     iso_timestamp,
     money,
 )
-from sales_lakehouse.generate.products import Product
-from sales_lakehouse.generate.promotions import PromotionIndex
-from sales_lakehouse.generate.sales_profile import (
+from sales_lakehouse_tools.generate.products import Product
+from sales_lakehouse_tools.generate.promotions import PromotionIndex
+from sales_lakehouse_tools.generate.sales_profile import (
     ANONYMOUS_IN_STORE,
     ANONYMOUS_ONLINE,
     DEFAULT_CURRENCY,

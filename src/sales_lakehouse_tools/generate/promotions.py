@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from sales_lakehouse.contracts import load_contract
-from sales_lakehouse.generate.catalogue_data import CATEGORY_SHARE
-from sales_lakehouse.generate.common import FileOutput, Period, money
-from sales_lakehouse.generate.products import Product
-from sales_lakehouse.generate.report import DefectLog
+from sales_lakehouse_tools.generate.catalogue_data import CATEGORY_SHARE
+from sales_lakehouse_tools.generate.common import FileOutput, Period, money
+from sales_lakehouse_tools.generate.products import Product
+from sales_lakehouse_tools.generate.report import DefectLog
 
 DATASET = "promotions"
 DEFECT_KINDS = ("end_before_start",)

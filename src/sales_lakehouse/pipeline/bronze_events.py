@@ -11,11 +11,11 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from sales_lakehouse.bronze import SOURCE_FILE, bronze_schema
-from sales_lakehouse.bronze_events import events_to_bronze, split_json_records
+from sales_lakehouse.bronze.csv import SOURCE_FILE, bronze_schema
+from sales_lakehouse.bronze.events import events_to_bronze, split_json_records
 from sales_lakehouse.contracts import load_contract
 from sales_lakehouse.lake import Lake
-from sales_lakehouse.landing import list_files, stream_text_files
+from sales_lakehouse.lake.landing import list_files, stream_text_files
 from sales_lakehouse.pipeline.summary import Progress, StageStats
 
 EVENTS = "sales_events"

@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from sales_lakehouse.bronze import CORRUPT_COLUMN, SOURCE_FILE, normalize_header
+from sales_lakehouse.bronze.csv import CORRUPT_COLUMN, SOURCE_FILE, normalize_header
 
 CSV_OPTIONS: dict[str, str] = {
     "header": "true",

@@ -15,7 +15,7 @@ from datetime import datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from sales_lakehouse.bronze import SOURCE_FILE
+from sales_lakehouse.bronze.csv import SOURCE_FILE
 from sales_lakehouse.contracts import Contract
 
 RECORD = "_record"

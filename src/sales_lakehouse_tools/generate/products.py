@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from sales_lakehouse.contracts import load_contract
-from sales_lakehouse.generate.catalogue_data import (
+from sales_lakehouse_tools.generate.catalogue_data import (
     CATEGORY_POPULARITY,
     CATEGORY_SHARE,
     COST_RATIO,
@@ -21,7 +21,7 @@ from sales_lakehouse.generate.catalogue_data import (
     SUBCATEGORIES,
     SubcategorySpec,
 )
-from sales_lakehouse.generate.common import (
+from sales_lakehouse_tools.generate.common import (
     DAY_SECONDS,
     FileOutput,
     Period,
@@ -29,7 +29,7 @@ from sales_lakehouse.generate.common import (
     iso_timestamp,
     money,
 )
-from sales_lakehouse.generate.report import DefectLog
+from sales_lakehouse_tools.generate.report import DefectLog
 
 DATASET = "products"
 DEFECT_KINDS = ("missing_required", "negative_cost")

@@ -60,7 +60,7 @@ def run_job(
 ) -> int:
     """Run one stage for ``datasets``; returns the process exit code."""
     from sales_lakehouse.pipeline import run
-    from sales_lakehouse.session import build_session
+    from sales_lakehouse.runtime.session import build_session
 
     argv = list(sys.argv if argv is None else argv)
     options = parse_args(description, argv)

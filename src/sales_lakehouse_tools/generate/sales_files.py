@@ -11,12 +11,12 @@ import random
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sales_lakehouse.generate.common import FileOutput, Period
-from sales_lakehouse.generate.products import Product
-from sales_lakehouse.generate.promotions import PromotionIndex
-from sales_lakehouse.generate.report import DefectLog
-from sales_lakehouse.generate.sales import DATASET, Order, SalesGenerator, file_path
-from sales_lakehouse.generate.sales_defects import (
+from sales_lakehouse_tools.generate.common import FileOutput, Period
+from sales_lakehouse_tools.generate.products import Product
+from sales_lakehouse_tools.generate.promotions import PromotionIndex
+from sales_lakehouse_tools.generate.report import DefectLog
+from sales_lakehouse_tools.generate.sales import DATASET, Order, SalesGenerator, file_path
+from sales_lakehouse_tools.generate.sales_defects import (
     COPY_KINDS,
     DEFECT_KINDS,
     OWN_KEY_KINDS,

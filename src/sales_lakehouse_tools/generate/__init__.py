@@ -6,7 +6,7 @@ contract's columns, with a known, reported set of defects the pipeline must catc
 
 from __future__ import annotations
 
-from sales_lakehouse.generate.landing import generate_landing
-from sales_lakehouse.generate.report import DefectEntry, GenerationReport
+from sales_lakehouse_tools.generate.landing import generate_landing
+from sales_lakehouse_tools.generate.report import DefectEntry, GenerationReport
 
 __all__ = ["DefectEntry", "GenerationReport", "generate_landing"]

@@ -137,7 +137,7 @@ def _timestamp(text: str) -> datetime:
 
 
 def _session(settings: Settings):  # type: ignore[no-untyped-def]
-    from sales_lakehouse.session import build_session, check_java
+    from sales_lakehouse.runtime.session import build_session, check_java
 
     check_java()
     return build_session(settings)
@@ -158,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from sales_lakehouse.generate import generate_landing
+    from sales_lakehouse_tools.generate import generate_landing
 
     landing = Path(args.landing or "landing")
     report = generate_landing(
@@ -230,8 +230,9 @@ def _maintain(args: argparse.Namespace) -> int:
 def _produce(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from sales_lakehouse.ingest.aws import client
-    from sales_lakehouse.ingest.producer import KinesisTarget, Pacing, SqsTarget, produce
+    from sales_lakehouse.aws import client
+    from sales_lakehouse.ingest.stream_put import KinesisTarget, Pacing, SqsTarget
+    from sales_lakehouse_tools.producer import produce
 
     name = args.stream if args.target == "kinesis" else args.queue
     if not name:
@@ -262,7 +263,7 @@ def _produce(args: argparse.Namespace) -> int:
 
 
 def _package(args: argparse.Namespace) -> int:
-    from sales_lakehouse.deploy.package import build_release, describe, project_root
+    from sales_lakehouse_tools.deploy.package import build_release, describe, project_root
 
     release = build_release(project_root(), args.dist)
     print("\n".join(describe(release)))
@@ -270,8 +271,8 @@ def _package(args: argparse.Namespace) -> int:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from sales_lakehouse.deploy.package import build_release, load_release, project_root
-    from sales_lakehouse.deploy.stack import DeployRequest, deploy, parse_parameters
+    from sales_lakehouse_tools.deploy.package import build_release, load_release, project_root
+    from sales_lakehouse_tools.deploy.stack import DeployRequest, deploy, parse_parameters
 
     request = DeployRequest(
         stack=args.stack,

@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable
 from itertools import accumulate
 
 from sales_lakehouse.contracts import load_contract
-from sales_lakehouse.generate.common import cents_of, discount_cents, iso_timestamp, money
-from sales_lakehouse.generate.promotions import PromotionIndex
-from sales_lakehouse.generate.report import DefectLog
-from sales_lakehouse.generate.sales import DATASET, Order, SalesGenerator, file_path
+from sales_lakehouse_tools.generate.common import cents_of, discount_cents, iso_timestamp, money
+from sales_lakehouse_tools.generate.promotions import PromotionIndex
+from sales_lakehouse_tools.generate.report import DefectLog
+from sales_lakehouse_tools.generate.sales import DATASET, Order, SalesGenerator, file_path
 
 OWN_KEY_KINDS = (
     "malformed_extra_field",

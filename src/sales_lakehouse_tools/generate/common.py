@@ -68,11 +68,6 @@ def epoch_of(day: date) -> int:
     return (day.toordinal() - EPOCH_ORDINAL) * DAY_SECONDS
 
 
-def day_of(epoch: int) -> int:
-    """Proleptic ordinal of the UTC day containing ``epoch``."""
-    return EPOCH_ORDINAL + epoch // DAY_SECONDS
-
-
 @lru_cache(maxsize=4096)
 def _day_text(ordinal: int) -> str:
     """ISO date text of a day ordinal (cached: timestamps repeat days constantly)."""

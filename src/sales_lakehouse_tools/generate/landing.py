@@ -9,14 +9,14 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-from sales_lakehouse.generate import products as products_module
-from sales_lakehouse.generate import promotions as promotions_module
-from sales_lakehouse.generate import sales as sales_module
-from sales_lakehouse.generate.common import FileOutput, Period, write_csv
-from sales_lakehouse.generate.promotions import PromotionIndex
-from sales_lakehouse.generate.report import DefectLog, GenerationReport
-from sales_lakehouse.generate.sales_defects import KEPT_KINDS
-from sales_lakehouse.generate.sales_files import SalesOutput, build_sales
+from sales_lakehouse_tools.generate import products as products_module
+from sales_lakehouse_tools.generate import promotions as promotions_module
+from sales_lakehouse_tools.generate import sales as sales_module
+from sales_lakehouse_tools.generate.common import FileOutput, Period, write_csv
+from sales_lakehouse_tools.generate.promotions import PromotionIndex
+from sales_lakehouse_tools.generate.report import DefectLog, GenerationReport
+from sales_lakehouse_tools.generate.sales_defects import KEPT_KINDS
+from sales_lakehouse_tools.generate.sales_files import SalesOutput, build_sales
 
 BATCHES = ("initial",)
 MIN_LINES = 100

@@ -3,9 +3,9 @@
 ``make package`` and ``sales-lakehouse deploy`` both call :func:`build_release`:
 
 - the wheel (``pip wheel --no-deps``), which Glue installs with ``--additional-python-modules``,
-  without its pyspark and delta-spark requirements (:mod:`sales_lakehouse.deploy.glue_wheel`);
+  without its pyspark and delta-spark requirements (:mod:`sales_lakehouse_tools.deploy.glue_wheel`);
 - ``lambda.zip``: the wheel's files plus the Spark-free runtime dependencies
-  (:mod:`sales_lakehouse.deploy.requirements`; boto3 is in the Lambda runtime already) as
+  (:mod:`sales_lakehouse_tools.deploy.requirements`; boto3 is in the Lambda runtime already) as
   Linux x86_64 / CPython 3.11 wheels. Its bytes depend only on its inputs (sorted entries,
   fixed timestamps, hash-checked ``.pyc``), so an unchanged build keeps its hash and its
   S3 key, and a second deployment finds no change;
@@ -13,7 +13,7 @@
 - ``template.json``, the whole template as compact JSON, which CloudFormation reads from
   the artifacts bucket (``TemplateURL``, at most 1,000,000 bytes), and ``bootstrap.json``,
   the part of it a new stack is created from inline (``TemplateBody``, at most 51,200
-  bytes; :func:`sales_lakehouse.deploy.template.bootstrap_template`). The build fails when
+  bytes; :func:`sales_lakehouse_tools.deploy.template.bootstrap_template`). The build fails when
   either is over its limit;
 - ``release.json``, what was built, for ``deploy --no-build``.
 
@@ -35,9 +35,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sales_lakehouse.deploy.glue_wheel import drop_requirements
-from sales_lakehouse.deploy.requirements import spark_free_requirements
-from sales_lakehouse.deploy.template import (
+from sales_lakehouse_tools.deploy.glue_wheel import drop_requirements
+from sales_lakehouse_tools.deploy.requirements import spark_free_requirements
+from sales_lakehouse_tools.deploy.template import (
     INLINE_LIMIT,
     URL_LIMIT,
     bootstrap_template,

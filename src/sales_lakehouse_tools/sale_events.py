@@ -3,8 +3,8 @@
 Same seed and start, same messages, in the same order. Most events are sales; returns
 and corrections reuse the business key of a sale sent before, as real ones would. A bad
 message is either not JSON or breaks the contract in one way the consumer must catch.
-Kept apart from ``sales_lakehouse.generate`` (the batch CSV generator) on purpose: this
-one is small enough for the Lambda package and imports nothing but the event model.
+Kept apart from :mod:`sales_lakehouse_tools.generate` (the batch CSV generator): it builds
+events in the consumer's contract (:mod:`sales_lakehouse.ingest.model`).
 """
 
 from __future__ import annotations
@@ -13,26 +13,17 @@ import json
 import random
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sales_lakehouse.ingest.model import CONTRACT
+from sales_lakehouse.ingest.stream_put import Message
 
 STORES = ("S001", "S002", "S003", "S005", "S008", "S010", "S011", "S012", "W001")
 SOURCES = {"store": "pos", "web": "web", "mobile": "mobile-app", "marketplace": "marketplace"}
 CURRENCIES = {"S010": "EUR", "S011": "GBP", "S012": "CAD"}
 PRICES = ("4.99", "12.50", "19.99", "49.00", "89.90", "149.00", "399.00", "799.99", "1299.00")
-
-
-@dataclass(frozen=True)
-class Message:
-    """One message to send: its body, the partition key (order_id) and what it is."""
-
-    body: str
-    partition_key: str
-    kind: str  # "good", "bad" or "duplicate"
 
 
 def _money(value: Decimal) -> str:

@@ -5,7 +5,7 @@ pyspark and delta-spark (Lambda has no Spark; the Glue image brings its own). Re
 from pyproject.toml keeps one list. Standard library only: the Docker build runs this
 before anything is installed.
 
-Usage: python -m sales_lakehouse.deploy.requirements [EXTRA ...]  (one requirement a line)
+Usage: python -m sales_lakehouse_tools.deploy.requirements [EXTRA ...]  (one requirement a line)
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Send generated sale events to a Kinesis stream or an SQS queue, as the source APIs would.
+"""Put messages on a Kinesis stream or an SQS queue, retrying only what the service rejected.
 
 Kinesis gets ``PutRecords`` calls of up to 500 records (partition key = order_id), SQS
 ``SendMessageBatch`` calls of up to 10 messages. Both can accept part of a call: only
@@ -6,8 +6,8 @@ the entries reported as failed are sent again, with exponential backoff; those s
 failing after the last attempt, and those SQS blames on the sender (which sending again
 cannot fix), are counted as failed, not raised.
 
-``KinesisTarget`` and :func:`send_with_retries` are also what the scheduled API producer
-(``ingest/api_producer.py``) puts its pages with.
+The scheduled API producer (``ingest/api_producer.py``) puts its pages with it, and so
+does the load-test producer of the tools (``sales_lakehouse_tools.producer``).
 """
 
 from __future__ import annotations
@@ -15,14 +15,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Protocol
 
-from sales_lakehouse.ingest.events import Message, messages
-
 KINESIS_BATCH = 500
 SQS_BATCH = 10
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message to send: its body, the partition key (order_id) and what it is."""
+
+    body: str
+    partition_key: str
+    kind: str  # "good", "bad" or "duplicate"
 
 
 @dataclass(frozen=True)
@@ -96,24 +102,6 @@ class SqsTarget:
         return rejected
 
 
-@dataclass
-class ProduceSummary:
-    """Messages accepted by the service, given up on, and how many were bad or duplicates."""
-
-    sent: int = 0
-    failed: int = 0
-    bad: int = 0
-    duplicates: int = 0
-    seconds: float = 0.0
-
-    def line(self) -> str:
-        rate = self.sent / self.seconds if self.seconds else 0.0
-        return (
-            f"sent {self.sent}, failed {self.failed}, bad {self.bad}, "
-            f"duplicates {self.duplicates} in {self.seconds:.1f}s ({rate:.0f}/s)"
-        )
-
-
 @dataclass(frozen=True)
 class Pacing:
     """Retry and rate settings; ``sleep`` and ``clock`` are injectable for tests."""
@@ -123,45 +111,6 @@ class Pacing:
     backoff: float = 0.1
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
-
-
-def produce(
-    target: Target,
-    count: int,
-    *,
-    seed: int = 7,
-    bad_share: float = 0.0,
-    duplicate_share: float = 0.0,
-    start: datetime | None = None,
-    pacing: Pacing | None = None,
-    progress: Callable[[ProduceSummary], None] | None = None,
-) -> ProduceSummary:
-    """Generate ``count`` messages and send them in batches; return what happened."""
-    if count < 0:
-        raise ValueError("count must be 0 or more")
-    pacing = pacing or Pacing()
-    if pacing.rate is not None and pacing.rate <= 0:
-        raise ValueError("rate must be above 0 events per second")
-    summary = ProduceSummary()
-    began = pacing.clock()
-    stream = messages(count, seed, start or datetime.now(UTC), bad_share, duplicate_share)
-    size = (
-        target.batch_size
-        if pacing.rate is None
-        else max(1, min(target.batch_size, int(pacing.rate)))
-    )
-    for batch in _chunks(stream, size):
-        _wait_for_rate(pacing, began, summary.sent + summary.failed + len(batch))
-        failed = send_with_retries(target, batch, pacing)
-        summary.sent += len(batch) - len(failed)
-        summary.failed += len(failed)
-        summary.bad += sum(1 for m in batch if m.kind == "bad")
-        summary.duplicates += sum(1 for m in batch if m.kind == "duplicate")
-        summary.seconds = pacing.clock() - began
-        if progress is not None:
-            progress(summary)
-    summary.seconds = pacing.clock() - began
-    return summary
 
 
 def send_with_retries(target: Target, batch: Sequence[Message], pacing: Pacing) -> list[Message]:
@@ -178,16 +127,7 @@ def send_with_retries(target: Target, batch: Sequence[Message], pacing: Pacing) 
     return given_up + pending
 
 
-def _wait_for_rate(pacing: Pacing, began: float, total: int) -> None:
-    """Sleep until ``total`` messages (this batch included) fit in ``rate`` per second."""
-    if pacing.rate is None:
-        return
-    ahead = total / pacing.rate - (pacing.clock() - began)
-    if ahead > 0:
-        pacing.sleep(ahead)
-
-
-def _chunks(items: Iterable[Message], size: int) -> Iterator[list[Message]]:
+def chunks(items: Iterable[Message], size: int) -> Iterator[list[Message]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk

@@ -6,7 +6,7 @@
    creates the stack from ``bootstrap.json``, sent inline (``TemplateBody``, at most 51,200
    bytes): the ``ArtifactsBucket`` and only what it needs (the key, the access-log bucket,
    their bucket policies), derived from the full template by
-   :func:`~sales_lakehouse.deploy.template.bootstrap_template`. This creates the bucket.
+   :func:`~sales_lakehouse_tools.deploy.template.bootstrap_template`. This creates the bucket.
 2. It uploads the wheel, the job scripts, the Lambda zip and the full ``template.json``
    under ``releases/<release>/`` of the artifacts bucket (found as the stack's
    ``ArtifactsBucket`` resource).
@@ -38,9 +38,9 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, WaiterError
 
-from sales_lakehouse.deploy.package import Release
-from sales_lakehouse.deploy.template import size_problems
-from sales_lakehouse.ingest.aws import client
+from sales_lakehouse.aws import client
+from sales_lakehouse_tools.deploy.package import Release
+from sales_lakehouse_tools.deploy.template import size_problems
 
 # Set by deploy on every run; not for -p.
 RELEASE_PARAMETERS = ("ArtifactsPrefix", "LambdaCodeKey", "WheelFileName")
