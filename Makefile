@@ -20,11 +20,12 @@ LINES ?= 50000
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help demo test test-unit lint format jars java venv clean infra-tools infra-check bench package
+.PHONY: help demo test test-fast test-pure lint format jars java venv clean infra-tools infra-check bench package
 
 help:
 	@echo "make demo   generate sample data and run the whole pipeline into ./$(LAKE)"
 	@echo "make test   run the tests (unit + integration)"
+	@echo "make test-fast  the tests without pipeline runs and moto; make test-pure: no JVM at all"
 	@echo "make lint   ruff + mypy"
 	@echo "make package  wheel, Lambda zip, job scripts and template into dist/ (docs/aws.md)"
 	@echo "make bench  benchmark (SCALE=3000000): stage times, increments, memory, verified"
@@ -76,8 +77,13 @@ demo: java venv jars
 test: java venv jars
 	$(BIN)/pytest
 
-test-unit: java venv jars
-	$(BIN)/pytest tests/unit
+# The fast tier: no pipeline runs, no moto server, no s3a jars (Spark unit tests included).
+test-fast: java venv jars
+	$(BIN)/pytest -m "not integration and not aws"
+
+# Pure Python only: no JVM is started (contracts, template, deploy, Lambda code, generator).
+test-pure: venv
+	$(BIN)/pytest -m "not spark and not integration and not aws"
 
 # Benchmark: generate SCALE sales lines, time every stage, verify against DuckDB (docs/benchmark.md).
 SCALE ?= 3000000
