@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
+from sales_lakehouse.lake.maintenance import file_count, last_operation_time
 from sales_lakehouse.pipeline.maintenance import maintain
 from sales_lakehouse.runtime.cli import main
 from tests.integration.conftest import FirstRun
@@ -28,7 +29,7 @@ def test_maintain_compacts_and_keeps_every_row(
 ) -> None:
     lake = lake_of(spark, first_run.landing, copy_lake(first_run.lake_dir, tmp_path / "lake"))
     before = {table: row_multiset(lake.read(*table)) for table in TABLES}
-    files = {table: lake.file_count(*table) for table in TABLES}
+    files = {table: file_count(lake, *table) for table in TABLES}
     assert files[("meta", "watermarks")] > 1  # one append per stage: something to compact
 
     results = maintain(lake, tables=TABLES, progress=quiet)
@@ -37,9 +38,9 @@ def test_maintain_compacts_and_keeps_every_row(
     for result in results:
         table = (result.layer, result.name)
         assert result.files_before == files[table]
-        assert result.files_after == lake.file_count(*table) <= files[table]
+        assert result.files_after == file_count(lake, *table) <= files[table]
         assert row_multiset(lake.read(*table)) == before[table]
-    assert lake.file_count("meta", "watermarks") == 1
+    assert file_count(lake, "meta", "watermarks") == 1
 
 
 @pytest.fixture
@@ -65,12 +66,12 @@ def test_min_interval_skips_recently_maintained_tables(
     # Never maintained: the interval changes nothing.
     first = maintain(lake, tables=TABLES, min_interval_hours=168, progress=quiet)
     assert [(r.skipped, r.vacuumed, r.last_maintained) for r in first] == [(False, True, None)] * 2
-    files = {table: lake.file_count(*table) for table in TABLES}
+    files = {table: file_count(lake, *table) for table in TABLES}
     versions = {table: lake.version(*table) for table in TABLES}
     assert files[("meta", "watermarks")] == 1
     # silver.sales is one file per date partition already: its OPTIMIZE committed nothing,
     # so only its VACUUM END marks it as maintained.
-    assert lake.last_operation_time("silver", "sales", ["OPTIMIZE"]) is None
+    assert last_operation_time(lake, "silver", "sales", ["OPTIMIZE"]) is None
 
     messages: list[str] = []
     second = maintain(lake, tables=TABLES, min_interval_hours=168, progress=messages.append)
@@ -85,7 +86,7 @@ def test_min_interval_skips_recently_maintained_tables(
         assert result.last_maintained.utcoffset() == timedelta(0)
         assert started <= result.last_maintained <= finished
     assert {table: lake.version(*table) for table in TABLES} == versions  # nothing committed
-    assert {table: lake.file_count(*table) for table in TABLES} == files
+    assert {table: file_count(lake, *table) for table in TABLES} == files
     assert len(messages) == 2
     assert re.fullmatch(r"maintain meta\.watermarks: skipped, maintained 0\.\d h ago", messages[0])
     assert re.fullmatch(r"maintain silver\.sales: skipped, maintained 0\.\d h ago", messages[1])

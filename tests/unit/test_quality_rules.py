@@ -12,13 +12,13 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from sales_lakehouse.contracts import DATASETS, Contract, DatasetCheck, load_contract
-from sales_lakehouse.pipeline.silver import table_after
 from sales_lakehouse.quality.engine import row_rule_results, stage_checks
 from sales_lakehouse.quality.report import html_report, text_report
 from sales_lakehouse.quality.results import CheckResult, EvalContext
 from sales_lakehouse.quality.rule_specs import row_rule_specs, rule_specs
 from sales_lakehouse.quality.rules import contract_checks
 from sales_lakehouse.silver.common import validate
+from sales_lakehouse.silver.merge import table_after
 from tests.builders import bronze, sale
 
 CTX = EvalContext("r1", "silver", datetime(2025, 2, 1), datetime(2025, 2, 1))

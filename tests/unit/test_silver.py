@@ -14,7 +14,6 @@ from sales_lakehouse.silver.common import (
     accepted_rows,
     count_versions,
     latest_per_key,
-    newer_sql,
     rejected_rows,
     to_quarantine,
     validate,
@@ -210,11 +209,6 @@ def test_promotion_scope_and_date_rule(spark: SparkSession) -> None:
     assert got == {"A": ("product", 7), "B": ("category", 7), "C": ("all", 7)}
     rejected = [r["_failures"][0]["rule"] for r in rejected_rows(validated).collect()]
     assert rejected == ["end_not_before_start"]
-
-
-def test_newer_sql_compares_the_order_columns_left_to_right() -> None:
-    assert newer_sql(("a",)) == "s.a > t.a"
-    assert newer_sql(("a", "b")) == "(s.a > t.a OR (s.a = t.a AND s.b > t.b))"
 
 
 def _event(event_id: str, event_type: str, event_ts: str, **changes: Any) -> dict[str, Any]:

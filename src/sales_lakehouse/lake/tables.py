@@ -1,42 +1,33 @@
-"""All Delta Lake I/O and catalog registration, in one place.
+"""Delta tables of one lake: reads, the change feed, writes, MERGE and streaming appends.
 
-Tables are path-based (``<lake>/<layer>/<name>``) and registered in the session's catalog
-as ``<layer>.<name>`` so they can be queried with SQL. Writes are idempotent where a replay
-could otherwise duplicate data: appends carry a Delta transaction id, MERGE only rewrites
-rows whose values changed, and per-consumer watermarks say which source versions were
-already processed.
+Tables are path-based (``<lake>/<layer>/<name>``); every table written is registered as
+``<layer>.<name>`` (:mod:`sales_lakehouse.lake.registry`). Writes are idempotent where a
+replay could otherwise duplicate data: appends carry a Delta transaction id, MERGE only
+rewrites rows whose values changed, and per-consumer watermarks
+(:mod:`sales_lakehouse.lake.watermarks`) say which source versions were processed.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date
+from functools import reduce
 from typing import Any
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from sales_lakehouse.config import CHECKPOINTS, Settings
+from sales_lakehouse.lake.registry import TableRegistry, quote
+from sales_lakehouse.lake.watermarks import Watermarks
 
 CDF_PROPERTY = "delta.enableChangeDataFeed"
-RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
-VACUUM_LOGGING = "spark.databricks.delta.vacuum.logging.enabled"
-# Commits read per history page in last_operation_time (the next pages 4x as many).
-HISTORY_PAGE = 16
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-WATERMARKS = ("meta", "watermarks")
-WATERMARK_SCHEMA = T.StructType(
-    [
-        T.StructField("consumer", T.StringType(), False),
-        T.StructField("source", T.StringType(), False),
-        T.StructField("version", T.LongType(), False),
-        T.StructField("updated_at", T.TimestampType(), False),
-    ]
-)
+# A MERGE condition: given the source's and the target's column references, a Column.
+ColumnOf = Callable[[str], Column]
+MergeCondition = Callable[[ColumnOf, ColumnOf], Column]
+_SOURCE, _TARGET = "s", "t"
 
 
 def _nullable(schema: T.StructType) -> T.StructType:
@@ -63,34 +54,8 @@ def _nullable(schema: T.StructType) -> T.StructType:
     return T.StructType.fromJson(relax(schema.jsonValue()))
 
 
-@contextmanager
-def _session_conf(spark: SparkSession, values: Mapping[str, str]) -> Iterator[None]:
-    """Runtime SQL settings for the duration of a block; restored (or unset) afterwards."""
-    previous = {key: spark.conf.get(key, None) for key in values}
-    for key, value in values.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, old in previous.items():
-            if old is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, old)
-
-
-def _quote(identifier: str) -> str:
-    return "`" + identifier.replace("`", "``") + "`"
-
-
-def _bare(location: str) -> str:
-    """A location without its scheme and slashes around it, for comparing locations that
-    Spark qualified (``file:/lake/x``, ``s3a://bucket/x``) with ones it did not (``/lake/x``)."""
-    return re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*:", "", location).strip("/")
-
-
 def in_dates(column: str, values: Iterable[date]) -> str:
-    """A SQL predicate ``column IN (DATE'…', …)`` for ``replace_where`` and ``merge``."""
+    """A SQL predicate ``column IN (DATE'…', …)`` for ``replace_where``."""
     return f"{column} IN (" + ", ".join(f"DATE'{value.isoformat()}'" for value in values) + ")"
 
 
@@ -100,8 +65,8 @@ class Lake:
     def __init__(self, spark: SparkSession, settings: Settings) -> None:
         self.spark = spark
         self.settings = settings
-        self._registered: set[tuple[str, str]] = set()
-        self._watermarks: dict[tuple[str, str], int] | None = None
+        self.registry = TableRegistry(spark, settings)
+        self.watermarks = Watermarks(self)
 
     def path(self, layer: str, name: str) -> str:
         return self.settings.table_path(layer, name)
@@ -128,36 +93,7 @@ class Lake:
             if change_feed:
                 builder = builder.property(CDF_PROPERTY, "true")
             builder.execute()
-        self.register(layer, name)
-
-    def register(self, layer: str, name: str) -> None:
-        """Make ``<layer>.<name>`` point at the table's folder in the session catalog.
-
-        Once per table and Lake. When the catalog is this lake's own (``<lake>/_catalog``)
-        a registered name always points here, so only missing names are created; a shared
-        catalog (tests, Glue) has its entry's location checked and corrected.
-        """
-        if (layer, name) in self._registered:
-            return
-        location = self.path(layer, name)
-        qualified = f"{_quote(layer)}.{_quote(name)}"
-        if self.spark.catalog.tableExists(f"{layer}.{name}"):
-            if self._owns_catalog() or self._location_of(qualified) == _bare(location):
-                self._registered.add((layer, name))
-                return
-            self.spark.sql(f"DROP TABLE {qualified}")
-        else:
-            self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {_quote(layer)}")
-        self.spark.sql(f"CREATE TABLE {qualified} USING DELTA LOCATION '{location}'")
-        self._registered.add((layer, name))
-
-    def _owns_catalog(self) -> bool:
-        warehouse = _bare(self.spark.conf.get("spark.sql.warehouse.dir", "") or "")
-        return f"{warehouse}/".startswith(f"{_bare(self.settings.catalog_dir)}/")
-
-    def _location_of(self, qualified: str) -> str:
-        row = self.spark.sql(f"DESCRIBE DETAIL {qualified}").first()
-        return "" if row is None else _bare(str(row["location"]))
+        self.registry.register(layer, name)
 
     def read(self, layer: str, name: str, version: int | None = None) -> DataFrame:
         reader = self.spark.read.format("delta")
@@ -195,7 +131,7 @@ class Lake:
             .option("txnVersion", txn[1])
             .save(self.path(layer, name))
         )
-        self.register(layer, name)
+        self.registry.register(layer, name)
         return self.rows_added_since(layer, name, before)
 
     def append_rows(self, df: DataFrame, layer: str, name: str, schema: T.StructType) -> None:
@@ -229,7 +165,7 @@ class Lake:
         if partition_by:
             writer = writer.partitionBy(*partition_by)
         writer.save(self.path(layer, name))
-        self.register(layer, name)
+        self.registry.register(layer, name)
 
     def replace_where(
         self,
@@ -279,7 +215,7 @@ class Lake:
             .start(self.path(layer, name))
         )
         query.awaitTermination()
-        self.register(layer, name)
+        self.registry.register(layer, name)
         return self.rows_added_since(layer, name, before)
 
     def rows_added_since(self, layer: str, name: str, version: int) -> int:
@@ -295,29 +231,39 @@ class Lake:
         name: str,
         keys: Sequence[str],
         *,
-        update_when: str | None = None,
-        within: str | None = None,
+        update_when: MergeCondition | None = None,
+        within: MergeCondition | None = None,
     ) -> None:
         """Upsert ``df`` on ``keys``: update matched rows (when ``update_when``), insert new ones.
 
         The source must hold one row per key; the columns must match the table's.
-        ``within``: a predicate on the target's columns (alias ``t``) that every stored row
-        of the source's keys satisfies, added to the ``ON`` condition so that Delta reads
-        and rewrites only the files that can match (on a partitioned table, the partitions
-        it names). A stored row outside it would not match, and its key would be inserted
-        a second time.
+        Conditions are functions of the two sides' column references, e.g.
+        ``lambda source, target: source("x") > target("x")``.
+        ``within``: a condition on the target's columns that every stored row of the
+        source's keys satisfies, added to the ``ON`` condition so that Delta reads and
+        rewrites only the files that can match (on a partitioned table, the partitions it
+        names). A stored row outside it would not match, and its key would be inserted a
+        second time.
         """
         target = DeltaTable.forPath(self.spark, self.path(layer, name))
         missing = sorted(set(target.toDF().columns) - set(df.columns))
         if missing:
             raise ValueError(f"{layer}.{name} merge source lacks columns: {', '.join(missing)}")
-        on = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in keys)
-        if within:
-            on = f"({within}) AND {on}"
+
+        def source_col(column: str) -> Column:
+            return F.col(f"{_SOURCE}.{quote(column)}")
+
+        def target_col(column: str) -> Column:
+            return F.col(f"{_TARGET}.{quote(column)}")
+
+        on = reduce(Column.__and__, [target_col(key) == source_col(key) for key in keys])
+        if within is not None:
+            on = within(source_col, target_col) & on
+        update = None if update_when is None else update_when(source_col, target_col)
         (
-            target.alias("t")
-            .merge(df.alias("s"), on)
-            .whenMatchedUpdateAll(condition=update_when)
+            target.alias(_TARGET)
+            .merge(df.alias(_SOURCE), on)
+            .whenMatchedUpdateAll(condition=update)
             .whenNotMatchedInsertAll()
             .execute()
         )
@@ -335,140 +281,3 @@ class Lake:
             return set()
         rows = self.read(layer, name).select(column).distinct().collect()
         return {str(row[0]) for row in rows}
-
-    def watermark(self, consumer: str, source: str) -> int | None:
-        """The last source version ``consumer`` processed, or None.
-
-        The table is read once per Lake (one job instead of one per question) and kept in
-        step with :meth:`set_watermarks`; a Lake serves one run of the single writer.
-        """
-        if self._watermarks is None:
-            self._watermarks = {}
-            if self.exists(*WATERMARKS):
-                rows = (
-                    self.read(*WATERMARKS)
-                    .groupBy("consumer", "source")
-                    .agg(F.max("version").alias("version"))
-                    .collect()
-                )
-                self._watermarks = {(r["consumer"], r["source"]): int(r["version"]) for r in rows}
-        return self._watermarks.get((consumer, source))
-
-    def set_watermarks(self, consumer: str, versions: dict[str, int]) -> None:
-        """Record, in one commit, the source versions ``consumer`` has processed.
-
-        Watermarks are appended (the highest version per consumer and source counts), which
-        is cheaper than a MERGE and keeps the table a log of what each run processed.
-        """
-        self.ensure(*WATERMARKS, WATERMARK_SCHEMA)
-        now = datetime.now(UTC).replace(tzinfo=None)
-        rows = self.spark.createDataFrame(
-            [(consumer, source, version, now) for source, version in versions.items()],
-            WATERMARK_SCHEMA,
-        )
-        rows.write.format("delta").mode("append").save(self.path(*WATERMARKS))
-        if self._watermarks is not None:
-            for source, version in versions.items():
-                known = self._watermarks.get((consumer, source), version)
-                self._watermarks[(consumer, source)] = max(version, known)
-
-    def table_names(self) -> list[tuple[str, str]]:
-        """(layer, name) of every Delta table under the lake root's layer folders."""
-        found = []
-        for database in ("bronze", "silver", "gold", "quarantine", "meta", "quality"):
-            if not self.spark.catalog.databaseExists(database):
-                continue
-            for table in self.spark.catalog.listTables(database):
-                found.append((database, table.name))
-        return sorted(found)
-
-    # --- maintenance: compaction, cleanup and file counts (see pipeline/maintenance.py) ---
-
-    def file_count(self, layer: str, name: str) -> int:
-        """Data files in the table's current snapshot (``DESCRIBE DETAIL`` numFiles).
-
-        Counts the live files a reader must open, not the files on storage: VACUUM is what
-        deletes the files older snapshots still reference.
-        """
-        row = self.spark.sql(f"DESCRIBE DETAIL delta.`{self.path(layer, name)}`").first()
-        return 0 if row is None else int(row["numFiles"] or 0)
-
-    def optimize(self, layer: str, name: str, zorder_by: Sequence[str] = ()) -> dict[str, Any]:
-        """Compact the table's small files (``OPTIMIZE``), Z-ordered by ``zorder_by`` if given.
-
-        A compaction commit carries ``dataChange = false``, so change-feed readers (silver
-        reads bronze's feed, gold reads silver's) skip it. Returns Delta's optimize metrics
-        (numFilesAdded, numFilesRemoved, ...).
-        """
-        builder = DeltaTable.forPath(self.spark, self.path(layer, name)).optimize()
-        result = builder.executeZOrderBy(*zorder_by) if zorder_by else builder.executeCompaction()
-        row = result.first()
-        metrics = None if row is None else row["metrics"]
-        return {} if metrics is None else dict(metrics.asDict(recursive=True))
-
-    def vacuum(
-        self, layer: str, name: str, retention_hours: float, *, allow_short_retention: bool = False
-    ) -> None:
-        """Delete files no snapshot younger than ``retention_hours`` needs (``VACUUM``).
-
-        Delta refuses a retention below its table default (7 days) because a reader or
-        writer still using an older snapshot would lose its files. Only with
-        ``allow_short_retention`` is that check switched off, for this call only.
-
-        The VACUUM is logged in the table's history (empty ``VACUUM START`` and
-        ``VACUUM END`` commits) on every storage: Delta 3.3 logs it by default on local
-        and HDFS paths but not on S3, and ``VACUUM END`` is what tells
-        :meth:`last_operation_time` that an already compact table was maintained.
-        """
-        conf = {VACUUM_LOGGING: "true"}
-        if allow_short_retention:
-            conf[RETENTION_CHECK] = "false"
-        with _session_conf(self.spark, conf):
-            DeltaTable.forPath(self.spark, self.path(layer, name)).vacuum(retention_hours)
-
-    def last_operation_time(
-        self,
-        layer: str,
-        name: str,
-        operations: Collection[str],
-        *,
-        since: datetime | None = None,
-    ) -> datetime | None:
-        """When the table's newest commit of one of ``operations`` was made (aware UTC).
-
-        None when the history holds no such commit. The history is read newest first in
-        growing pages, so a recent match costs one short read; once a page reaches
-        commits older than ``since`` the search stops there (None), as older history
-        cannot matter to the caller. A commit whose parameters say ``status`` FAILED (a
-        VACUUM that broke off) does not count.
-
-        Delta history timestamps are ``TimestampType``: collected into Python they become
-        naive datetimes in the Python process's local time zone, whatever the session's
-        (UTC, session.py). Converting them in Spark to microseconds since the epoch keeps
-        the result independent of both.
-        """
-        table = DeltaTable.forPath(self.spark, self.path(layer, name))
-        limit = HISTORY_PAGE
-        while True:
-            rows = (
-                table.history(limit)
-                .select(
-                    "operation",
-                    F.col("operationParameters").getItem("status").alias("status"),
-                    F.unix_micros("timestamp").alias("micros"),
-                )
-                .collect()
-            )
-            matches = [
-                row["micros"]
-                for row in rows
-                if row["operation"] in operations and row["status"] != "FAILED"
-            ]
-            if matches:
-                return EPOCH + timedelta(microseconds=max(matches))
-            if len(rows) < limit:  # the whole history was read
-                return None
-            oldest = EPOCH + timedelta(microseconds=min(row["micros"] for row in rows))
-            if since is not None and oldest < since:
-                return None
-            limit *= 4

@@ -73,7 +73,7 @@ def run(
                 )
             summary.stats.append(stats)
     if stage in ("gold", "all"):
-        since = None if full_refresh else lake.watermark(GOLD_CONSUMER, "silver/sales")
+        since = None if full_refresh else lake.watermarks.get(GOLD_CONSUMER, "silver/sales")
         summary.gold_rows = refresh_gold(lake, full_refresh=full_refresh, progress=progress)
         if summary.gold_rows:
             results = check_gold(lake, since)

@@ -118,7 +118,7 @@ def refresh_gold(lake: Lake, *, full_refresh: bool, progress: Progress) -> dict[
         progress(f"gold: skipped, silver tables missing: {', '.join(missing)}")
         return {}
     until = {dataset: lake.version("silver", dataset) for dataset in DATASETS}
-    marks = {dataset: lake.watermark(CONSUMER, f"silver/{dataset}") for dataset in DATASETS}
+    marks = {dataset: lake.watermarks.get(CONSUMER, f"silver/{dataset}") for dataset in DATASETS}
     rebuild = (
         full_refresh
         or any(m is None for m in marks.values())
@@ -140,6 +140,6 @@ def refresh_gold(lake: Lake, *, full_refresh: bool, progress: Progress) -> dict[
         progress(f"gold: rebuilding {len(dates)} sale dates ({dates[0]} .. {dates[-1]})")
         fact = build_fact_sales(sales.filter(F.col("sale_date").isin(dates)), products, promotions)
         written = _write_marts(lake, fact, dates)
-    lake.set_watermarks(CONSUMER, {f"silver/{d}": until[d] for d in DATASETS})
+    lake.watermarks.record(CONSUMER, {f"silver/{d}": until[d] for d in DATASETS})
     progress("gold: " + ", ".join(f"{name} {rows} rows" for name, rows in written.items()))
     return written

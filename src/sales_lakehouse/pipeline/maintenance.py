@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sales_lakehouse.lake import Lake
+from sales_lakehouse.lake import maintenance as upkeep
 from sales_lakehouse.pipeline.summary import Progress, console_progress
 
 # Delta's own default (delta.deletedFileRetentionDuration = 7 days).
@@ -111,7 +112,11 @@ def maintain(
     targets = (
         list(tables)
         if tables is not None
-        else [(layer, name) for layer, name in lake.table_names() if layer in MAINTAINED_LAYERS]
+        else [
+            (layer, name)
+            for layer, name in lake.registry.table_names()
+            if layer in MAINTAINED_LAYERS
+        ]
     )
     cutoff = now - timedelta(hours=min_interval_hours) if min_interval_hours > 0 else None
     zorder_by = zorder_by or {}
@@ -119,9 +124,9 @@ def maintain(
     for layer, name in targets:
         last = None
         if cutoff is not None:
-            last = lake.last_operation_time(layer, name, MAINTENANCE_MARKERS, since=cutoff)
+            last = upkeep.last_operation_time(lake, layer, name, MAINTENANCE_MARKERS, since=cutoff)
         if cutoff is not None and last is not None and last > cutoff:
-            files = lake.file_count(layer, name)
+            files = upkeep.file_count(lake, layer, name)
             results.append(
                 TableMaintenance(
                     layer, name, files, files, vacuumed=False, skipped=True, last_maintained=last
@@ -130,11 +135,13 @@ def maintain(
             age = (now - last).total_seconds() / 3600
             progress(f"maintain {layer}.{name}: skipped, maintained {age:.1f} h ago")
             continue
-        before = lake.file_count(layer, name)
-        metrics = lake.optimize(layer, name, zorder_by=zorder_by.get((layer, name), ()))
+        before = upkeep.file_count(lake, layer, name)
+        metrics = upkeep.optimize(lake, layer, name, zorder_by=zorder_by.get((layer, name), ()))
         if vacuum:
-            lake.vacuum(layer, name, vacuum_hours, allow_short_retention=allow_short_retention)
-        after = lake.file_count(layer, name)
+            upkeep.vacuum(
+                lake, layer, name, vacuum_hours, allow_short_retention=allow_short_retention
+            )
+        after = upkeep.file_count(lake, layer, name)
         results.append(
             TableMaintenance(layer, name, before, after, vacuum, metrics, last_maintained=last)
         )

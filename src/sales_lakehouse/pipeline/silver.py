@@ -4,10 +4,13 @@ Which bronze rows are new is decided by a watermark (the last bronze version pro
 and the bronze change feed. Every write of the stage is safe to replay: quarantine
 appends carry a Delta transaction id, and MERGE rewrites only rows whose values changed.
 
-Sale events (bronze.sales_events) are staged after the sales batch files and merged into
-the same silver.sales, on the same business key; which version of a line wins is decided
-by the line's change time (``silver/sales.py``), so late or out-of-order events land the
-same. Their rejected rows go to quarantine.sales_events.
+What each dataset is (its target table, version order, transforms, write mode and
+partitions) comes from the registry (``datasets.py``); this stage is generic over it. A
+dataset that feeds another's table (sale events: silver.sales) is staged after that
+dataset and merged into the same table, on the same business key; which version of a row
+wins is decided by its version order (sales: the line's change time, ``silver/sales.py``),
+so late or out-of-order events land the same. Its rejected rows go to its own quarantine
+table (quarantine.sales_events).
 
 Quality: every dataset of the stage is staged first; the row rules' results and the
 contracts' dataset checks are evaluated on the staged (not yet committed) batches and
@@ -28,8 +31,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from sales_lakehouse.bronze.csv import bronze_schema
-from sales_lakehouse.contracts import Contract, load_contract
-from sales_lakehouse.lake import Lake, in_dates
+from sales_lakehouse.contracts import Contract
+from sales_lakehouse.datasets import SilverDataset, feeding, silver_dataset
+from sales_lakehouse.lake import Lake
 from sales_lakehouse.pipeline.quality import (
     CHECK_ORDER,
     context,
@@ -53,61 +57,31 @@ from sales_lakehouse.quality.engine import (
 from sales_lakehouse.quality.results import CheckResult, EvalContext, blocking
 from sales_lakehouse.quality.rules import FAILURES
 from sales_lakehouse.silver.common import (
-    INGEST_ORDER,
-    ROW_HASH,
     accepted_rows,
     count_versions,
     latest_per_key,
-    newer_sql,
     rejected_rows,
     to_quarantine,
     validate,
 )
-from sales_lakehouse.silver.products import build_product_versions
-from sales_lakehouse.silver.promotions import to_silver_promotions
-from sales_lakehouse.silver.sales import (
-    SALES_ORDER,
-    batch_lines,
-    event_lines,
-    merge_dates,
-    to_silver_sales,
+from sales_lakehouse.silver.merge import (
+    changed_rows,
+    newer_and_different,
+    scd2_changed,
+    table_after,
+    touched_values,
+    within_dates,
 )
 
-EVENTS = "sales_events"
-# Datasets whose accepted rows go into another dataset's silver table.
-TARGET = {EVENTS: "sales"}
-# Silver tables partitioned so that a MERGE rewrites only the partitions it touches: a
-# daily batch corrects lines of the past week, which in one unpartitioned table sit in
-# every file (docs/benchmark.md). Products and promotions are small: one file each.
-PARTITIONS: dict[str, tuple[str, ...]] = {"sales": ("sale_date",)}
 
-
-def target_of(dataset: str) -> str:
-    """The silver table a dataset's rows are merged into."""
-    return TARGET.get(dataset, dataset)
-
-
-def version_order(dataset: str) -> tuple[str, ...]:
-    """Columns saying which of two versions of a key is newer (see silver.common)."""
-    return SALES_ORDER if target_of(dataset) == "sales" else INGEST_ORDER
-
-
-def versions(dataset: str, accepted: DataFrame) -> DataFrame:
+def versions(entry: SilverDataset, accepted: DataFrame) -> DataFrame:
     """Accepted rows as versions of the target table's rows (sales: sale-line versions)."""
-    if dataset == "sales":
-        return batch_lines(accepted, load_contract("sales"))
-    if dataset == EVENTS:
-        return event_lines(accepted, load_contract("sales"))
-    return accepted
+    return entry.versions(accepted, entry.target_contract)
 
 
-def shape_silver(dataset: str, latest: DataFrame, contract: Contract) -> DataFrame:
+def shape_silver(entry: SilverDataset, latest: DataFrame) -> DataFrame:
     """The dataset's silver rows for its latest valid versions (products: before SCD2)."""
-    if target_of(dataset) == "sales":
-        return to_silver_sales(latest, load_contract("sales"))
-    if dataset == "promotions":
-        return to_silver_promotions(latest, contract)
-    return build_product_versions(latest.limit(0), latest, contract)
+    return entry.shape(latest, entry.target_contract)
 
 
 def _bronze_batch(lake: Lake, dataset: str, since: int | None, until: int) -> DataFrame:
@@ -120,21 +94,6 @@ def _bronze_batch(lake: Lake, dataset: str, since: int | None, until: int) -> Da
     )
 
 
-def changed_rows(
-    latest: DataFrame, existing: DataFrame, keys: list[str], order: tuple[str, ...] = INGEST_ORDER
-) -> DataFrame:
-    """Rows of ``latest`` that are new keys, or newer (by ``order``) and different from the
-    stored version: what the MERGE will write."""
-    stored = existing.select(*keys, *order, ROW_HASH).alias("t")
-    on = [F.col(f"s.{key}") == F.col(f"t.{key}") for key in keys]
-    joined = latest.alias("s").join(stored, on, how="left")
-    newer = F.expr(newer_sql(order))
-    keep = F.col(f"t.{ROW_HASH}").isNull() | (
-        (F.col(f"s.{ROW_HASH}") != F.col(f"t.{ROW_HASH}")) & newer
-    )
-    return joined.filter(keep).select("s.*")
-
-
 @dataclass
 class StagedSilver:
     """One dataset's silver batch, validated and checked but not committed yet.
@@ -143,8 +102,7 @@ class StagedSilver:
     of the table after the commit (what unique/referential/freshness checks judge).
     """
 
-    dataset: str
-    contract: Contract
+    entry: SilverDataset
     stats: StageStats
     until: int
     from_scratch: bool
@@ -159,12 +117,20 @@ class StagedSilver:
     results: list[CheckResult] = field(default_factory=list)
 
     @property
+    def dataset(self) -> str:
+        return self.entry.name
+
+    @property
+    def contract(self) -> Contract:
+        return self.entry.contract
+
+    @property
     def consumer(self) -> str:
         return f"silver_{self.dataset}"
 
     @property
     def target(self) -> str:
-        return target_of(self.dataset)
+        return self.entry.target
 
     @property
     def source(self) -> str:
@@ -189,12 +155,18 @@ def run_silver(
     ctx = context(lake.settings, "silver")
     staged: list[StagedSilver] = []
     order = sorted(datasets, key=CHECK_ORDER.index)
-    if "sales" in order and lake.exists("bronze", EVENTS):
-        order.append(EVENTS)  # after the batch lines: merged into the same silver.sales
+    # After their target's own rows, in the same run: merged into the same silver table.
+    order += [
+        entry.name
+        for target in list(order)
+        for entry in feeding(target)
+        if lake.exists("bronze", entry.name)
+    ]
     try:
         for dataset in order:
             tables = {s.dataset: s.table for s in staged if s.table is not None}
-            sales = next((s for s in staged if s.dataset == "sales"), None)
+            entry = silver_dataset(dataset)
+            before = next((s for s in staged if s.dataset == entry.target), None)
             staged.append(
                 stage_silver(
                     lake,
@@ -202,7 +174,7 @@ def run_silver(
                     full_refresh=full_refresh,
                     ctx=ctx,
                     staged=tables,
-                    before=sales if dataset == EVENTS else None,
+                    before=before if entry.feeds_another else None,
                 )
             )
         results = [r for s in staged for r in s.results]
@@ -232,17 +204,17 @@ def stage_silver(
     same silver table (sales events: the sales batch), which the rows are compared with.
     Nothing is written.
     """
-    contract = load_contract(dataset)
+    entry = silver_dataset(dataset)
+    contract = entry.contract
     until = lake.version("bronze", dataset)
-    since = None if full_refresh else lake.watermark(f"silver_{dataset}", f"bronze/{dataset}")
+    since = None if full_refresh else lake.watermarks.get(f"silver_{dataset}", f"bronze/{dataset}")
     # Rebuilt from scratch on a full refresh or when there is no table yet; otherwise
     # merged (also when the watermark is missing: another source may have rows there).
-    from_scratch = full_refresh or not lake.exists("silver", target_of(dataset))
-    if dataset in TARGET:  # never replaces its target: the target's own batch does
+    from_scratch = full_refresh or not lake.exists("silver", entry.target)
+    if entry.feeds_another:  # never replaces its target: the target's own batch does
         from_scratch = False
     batch = StagedSilver(
-        dataset,
-        contract,
+        entry,
         StageStats("silver", dataset),
         until,
         from_scratch,
@@ -284,23 +256,14 @@ def _count_validated(
     return row_rule_results(validated, contract, ctx, counts.rows_in)
 
 
-def table_after(existing: DataFrame, staged: DataFrame, contract: Contract) -> DataFrame:
-    """The contract columns the table will hold once ``staged`` is merged into ``existing``:
-    stored rows whose key is not staged, plus the staged rows. What table-level checks
-    (unique, referential, freshness) judge before anything is committed."""
-    keys, columns = list(contract.business_key), contract.column_names
-    kept = existing.select(*columns).join(staged.select(*keys), keys, how="left_anti")
-    return kept.unionByName(staged.select(*columns))
-
-
 def _stage_rows(lake: Lake, batch: StagedSilver) -> None:
     """Quarantine rows, the changed latest versions (persisted) and the batch accounting."""
     assert batch.validated is not None
-    dataset, contract, stats = batch.dataset, batch.contract, batch.stats
-    keys, order = list(contract.business_key), version_order(dataset)
+    entry, contract, stats = batch.entry, batch.contract, batch.stats
+    dataset, keys, order = entry.name, list(contract.business_key), entry.version_order
     quarantined_at = datetime.now(UTC).replace(tzinfo=None)
     batch.quarantine = to_quarantine(rejected_rows(batch.validated), contract, quarantined_at)
-    accepted = versions(dataset, accepted_rows(batch.validated))
+    accepted = versions(entry, accepted_rows(batch.validated))
     latest, _ = latest_per_key(accepted, keys, order)
     candidates, superseded_count = count_versions(accepted, keys, order)
     if stats.rows_in != stats.quarantined + superseded_count + candidates:
@@ -318,7 +281,7 @@ def _stage_rows(lake: Lake, batch: StagedSilver) -> None:
     # latest versions identical to what silver holds.
     duplicates = superseded_count + candidates - stats.accepted
     batch.counts = RunCounts(stats.rows_in, stats.quarantined, stats.accepted, duplicates)
-    batch.table = table_after(batch.existing, batch.rows, load_contract(batch.target))
+    batch.table = table_after(batch.existing, batch.rows, entry.target_contract)
 
 
 def _silver_before(lake: Lake, batch: StagedSilver) -> DataFrame:
@@ -327,12 +290,12 @@ def _silver_before(lake: Lake, batch: StagedSilver) -> DataFrame:
     same table commits first in this run, else the committed table."""
     before = batch.before
     if before is not None and before.rows is not None and before.existing is not None:
-        staged = shape_silver(before.dataset, before.rows, before.contract)
+        staged = shape_silver(before.entry, before.rows)
         keys = list(before.contract.business_key)
         kept = before.existing.join(staged.select(*keys), keys, how="left_anti")
         return kept.unionByName(staged)
     if batch.from_scratch or not lake.exists("silver", batch.target):
-        return _empty_silver(lake, batch.dataset)
+        return _empty_silver(lake, batch.entry)
     return lake.read("silver", batch.target)
 
 
@@ -349,9 +312,8 @@ def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
             f"{dataset}: {stats.rows_in} rows in but {stats.accepted} accepted + "
             f"{stats.quarantined} quarantined + {stats.duplicates} duplicates"
         )
-    contract, keys, target = batch.contract, list(batch.contract.business_key), batch.target
-    partitions = PARTITIONS.get(target, ())
-    silver_schema = _silver_schema(lake, dataset)
+    entry, target, partitions = batch.entry, batch.target, batch.entry.partitions
+    silver_schema = _silver_schema(lake, entry)
     lake.ensure("silver", target, silver_schema, change_feed=True, partition_by=partitions)
     lake.ensure("quarantine", dataset, batch.quarantine.schema)
     if batch.all_bronze:  # every bronze row was validated: the whole quarantine
@@ -360,27 +322,22 @@ def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
         txn = (f"silver-{dataset}", batch.until)
         lake.append(batch.quarantine, "quarantine", dataset, txn=txn)
     if batch.from_scratch:
-        silver = shape_silver(dataset, batch.rows, contract)
+        silver = shape_silver(entry, batch.rows)
         lake.overwrite(silver, "silver", target, change_feed=True, partition_by=partitions)
+    elif entry.write == "scd2":
+        _merge_history(lake, entry, batch.rows, batch.existing)
     else:
-        _upsert(
-            lake,
-            dataset=dataset,
-            contract=contract,
-            rows=batch.rows,
-            existing=batch.existing,
-            keys=keys,
-        )
-    lake.set_watermarks(batch.consumer, {batch.source: batch.until})
+        _upsert(lake, entry, batch.rows, batch.existing)
+    lake.watermarks.record(batch.consumer, {batch.source: batch.until})
     progress(
         f"silver {dataset}: {stats.rows_in} rows in, {stats.accepted} accepted, "
         f"{stats.quarantined} quarantined, {stats.duplicates} duplicates"
     )
 
 
-def _empty_silver(lake: Lake, dataset: str) -> DataFrame:
+def _empty_silver(lake: Lake, entry: SilverDataset) -> DataFrame:
     """The silver shape of the dataset's target with no rows (the schema on creation)."""
-    return lake.spark.createDataFrame([], _silver_schema(lake, dataset))
+    return lake.spark.createDataFrame([], _silver_schema(lake, entry))
 
 
 # Silver schemas derived from the contracts, by the contracts' text: deriving one plans the
@@ -388,12 +345,12 @@ def _empty_silver(lake: Lake, dataset: str) -> DataFrame:
 _SILVER_SCHEMAS: dict[tuple[str, str, str], T.StructType] = {}
 
 
-def _silver_schema(lake: Lake, dataset: str) -> T.StructType:
-    contract = load_contract(dataset)
-    key = (dataset, contract.model_dump_json(), load_contract(target_of(dataset)).model_dump_json())
+def _silver_schema(lake: Lake, entry: SilverDataset) -> T.StructType:
+    contract = entry.contract
+    key = (entry.name, contract.model_dump_json(), entry.target_contract.model_dump_json())
     if key not in _SILVER_SCHEMAS:
-        empty = versions(dataset, validate(_empty_bronze(lake, contract), contract))
-        _SILVER_SCHEMAS[key] = shape_silver(dataset, empty, contract).schema
+        empty = versions(entry, validate(_empty_bronze(lake, contract), contract))
+        _SILVER_SCHEMAS[key] = shape_silver(entry, empty).schema
     return _SILVER_SCHEMAS[key]
 
 
@@ -401,50 +358,33 @@ def _empty_bronze(lake: Lake, contract: Contract) -> DataFrame:
     return lake.spark.createDataFrame([], bronze_schema(contract))
 
 
-def _sale_dates(silver: DataFrame, existing: DataFrame, keys: list[str]) -> str | None:
-    """The MERGE's date predicate on the stored sales (``t``): the new and the stored dates
-    of the batch's lines (see :func:`merge_dates`); None for an empty batch."""
-    dates = [row["sale_date"] for row in merge_dates(silver, existing, keys).collect()]
-    known = sorted(day for day in dates if day is not None)
-    if not dates:
-        return None
-    clauses = [in_dates("t.sale_date", known)] if known else []
-    if len(known) < len(dates):  # order_ts is required; kept safe for rows without a date
-        clauses.append("t.sale_date IS NULL")
-    return " OR ".join(clauses)
-
-
-def _upsert(
-    lake: Lake,
-    *,
-    dataset: str,
-    contract: Contract,
-    rows: DataFrame,
-    existing: DataFrame,
-    keys: list[str],
-) -> None:
-    """MERGE a staged batch into its silver table (products: rebuild the SCD2 versions of
-    the products it touches first); sales touches only the sale dates involved."""
-    if dataset != "products":
-        silver = shape_silver(dataset, rows, contract)
-        newer_and_different = (
-            f"s.{ROW_HASH} <> t.{ROW_HASH} AND {newer_sql(version_order(dataset))}"
-        )
-        within = _sale_dates(silver, existing, keys) if target_of(dataset) == "sales" else None
-        lake.merge(
-            silver,
-            "silver",
-            target_of(dataset),
-            keys,
-            update_when=newer_and_different,
-            within=within,
-        )
-        return
-    affected = rows.select("product_id").distinct()
-    history = existing.join(affected, "product_id", how="left_semi")
-    versions = build_product_versions(history, rows, contract)
-    changed = (
-        f"s.{ROW_HASH} <> t.{ROW_HASH} OR s.valid_to <> t.valid_to "
-        "OR s.is_current <> t.is_current OR s.version_number <> t.version_number"
+def _upsert(lake: Lake, entry: SilverDataset, rows: DataFrame, existing: DataFrame) -> None:
+    """MERGE a staged batch into its silver table on the business key: a stored row is
+    replaced by a newer, different version; with partitions, only the partitions the
+    batch touches are read and rewritten."""
+    silver = shape_silver(entry, rows)
+    keys = list(entry.contract.business_key)
+    within = None
+    if entry.prune_by is not None:
+        column = entry.prune_by
+        touched = touched_values(silver, existing, keys, column).collect()
+        within = within_dates(column, [row[column] for row in touched])
+    lake.merge(
+        silver,
+        "silver",
+        entry.target,
+        keys,
+        update_when=newer_and_different(entry.version_order),
+        within=within,
     )
-    lake.merge(versions, "silver", dataset, keys, update_when=changed)
+
+
+def _merge_history(lake: Lake, entry: SilverDataset, rows: DataFrame, existing: DataFrame) -> None:
+    """SCD2: rebuild the version history of every ``history_key`` the batch touches from
+    the stored and the new versions, then MERGE the rows whose values or validity changed."""
+    assert entry.history is not None, f"{entry.name}: scd2 without a history builder"
+    affected = rows.select(*entry.history_key).distinct()
+    history = existing.join(affected, list(entry.history_key), how="left_semi")
+    versions = entry.history(history, rows, entry.target_contract)
+    keys = list(entry.contract.business_key)
+    lake.merge(versions, "silver", entry.target, keys, update_when=scd2_changed)

@@ -180,7 +180,7 @@ def _tables(args: argparse.Namespace) -> int:
 
     settings = Settings.from_args(lake=args.lake)
     lake = Lake(_session(settings), settings)
-    names = lake.table_names()
+    names = lake.registry.table_names()
     if not names:
         print(f"no tables in {settings.lake}: run `sales-lakehouse run` first")
         return 0

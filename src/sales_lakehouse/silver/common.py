@@ -34,18 +34,6 @@ def latest_first(order: Sequence[str] = INGEST_ORDER) -> list[Column]:
     return [*(F.col(name).desc() for name in order), F.col(ROW_HASH).desc()]
 
 
-def newer_sql(order: Sequence[str] = INGEST_ORDER, new: str = "s", old: str = "t") -> str:
-    """SQL that is true when row ``new`` is a newer version than row ``old`` (both aliases),
-    in the order of :func:`latest_first`; the columns must not be null."""
-    if not order:
-        raise ValueError("a version order needs at least one column")
-    head, *rest = order
-    later = f"{new}.{head} > {old}.{head}"
-    if not rest:
-        return later
-    return f"({later} OR ({new}.{head} = {old}.{head} AND {newer_sql(rest, new, old)}))"
-
-
 def with_typed_columns(
     bronze: DataFrame, contract: Contract, defaults: Mapping[str, str] | None = None
 ) -> DataFrame:

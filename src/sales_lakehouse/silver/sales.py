@@ -87,18 +87,6 @@ def to_silver_sales(latest: DataFrame, contract: Contract) -> DataFrame:
     )
 
 
-def merge_dates(staged: DataFrame, stored: DataFrame, keys: list[str]) -> DataFrame:
-    """The sale dates (one column ``sale_date``, distinct) a MERGE of ``staged`` silver
-    rows into ``stored`` touches: the staged rows' dates and the stored dates of their keys.
-
-    A correction may change a line's ``order_ts``, hence its ``sale_date``: its stored row
-    is then in another date than the new one, and a MERGE pruned to the new dates only
-    would not find it and would insert the line a second time.
-    """
-    previous = stored.join(staged.select(*keys), keys, how="left_semi")
-    return staged.select("sale_date").unionByName(previous.select("sale_date")).distinct()
-
-
 def sold_lines(sales: DataFrame) -> DataFrame:
     """The silver sale lines gold counts: every line not returned."""
     return sales.filter(F.col(LINE_STATUS) == F.lit(SOLD))

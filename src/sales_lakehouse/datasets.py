@@ -1,0 +1,128 @@
+"""One registry of the silver datasets: what each one is and how its rows reach silver.
+
+The silver stage (``pipeline/silver.py``) is generic over these entries. Adding a dataset
+or a source (the database extract is next) means a contract in ``schemas/``, its own
+transform module, and an entry here, not edits spread over the stages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from pyspark.sql import DataFrame
+
+from sales_lakehouse.contracts import Contract, load_contract
+from sales_lakehouse.silver.common import INGEST_ORDER
+from sales_lakehouse.silver.products import build_product_versions
+from sales_lakehouse.silver.promotions import to_silver_promotions
+from sales_lakehouse.silver.sales import (
+    SALES_ORDER,
+    batch_lines,
+    event_lines,
+    to_silver_sales,
+)
+
+# accepted rows (or their latest versions) -> DataFrame, given the target's contract
+Shape = Callable[[DataFrame, Contract], DataFrame]
+# (stored versions of the touched history keys, new versions, contract) -> all versions
+History = Callable[[DataFrame, DataFrame, Contract], DataFrame]
+
+
+def _as_is(rows: DataFrame, _contract: Contract) -> DataFrame:
+    return rows
+
+
+def _first_versions(latest: DataFrame, contract: Contract) -> DataFrame:
+    """The SCD2 versions of products not stored yet (a new table, or a full refresh)."""
+    return build_product_versions(latest.limit(0), latest, contract)
+
+
+@dataclass(frozen=True)
+class SilverDataset:
+    """How one landed dataset becomes rows of a silver table.
+
+    - ``target``: the silver table its rows go to (sale events: ``sales``);
+    - ``version_order``: the columns saying which of two versions of a key is newer;
+    - ``versions``: accepted rows -> versions of the target's rows;
+    - ``shape``: the latest versions -> the target's silver rows;
+    - ``write``: ``upsert`` (MERGE on the business key) or ``scd2`` (the history of each
+      ``history_key`` is rebuilt by ``history`` from the stored and the new versions,
+      then MERGEd);
+    - ``partitions``: the target's partition columns; the first one limits its MERGE.
+    """
+
+    name: str
+    target: str
+    version_order: tuple[str, ...] = INGEST_ORDER
+    versions: Shape = _as_is
+    shape: Shape = _as_is
+    write: Literal["upsert", "scd2"] = "upsert"
+    history_key: tuple[str, ...] = ()
+    history: History | None = None
+    partitions: tuple[str, ...] = ()
+
+    @property
+    def contract(self) -> Contract:
+        return load_contract(self.name)
+
+    @property
+    def target_contract(self) -> Contract:
+        return load_contract(self.target)
+
+    @property
+    def feeds_another(self) -> bool:
+        """True when its rows go to another dataset's table, after that dataset's own."""
+        return self.target != self.name
+
+    @property
+    def prune_by(self) -> str | None:
+        """The column a MERGE into the target is limited by (its first partition column)."""
+        return self.partitions[0] if self.partitions else None
+
+
+SILVER: dict[str, SilverDataset] = {
+    entry.name: entry
+    for entry in (
+        SilverDataset(
+            "products",
+            target="products",
+            shape=_first_versions,
+            write="scd2",
+            history_key=("product_id",),
+            history=build_product_versions,
+        ),
+        SilverDataset("promotions", target="promotions", shape=to_silver_promotions),
+        # A daily batch corrects lines of the past week, which in one unpartitioned table sit
+        # in every file: partitions by sale_date let the MERGE rewrite only those (benchmark).
+        SilverDataset(
+            "sales",
+            target="sales",
+            version_order=SALES_ORDER,
+            versions=batch_lines,
+            shape=to_silver_sales,
+            partitions=("sale_date",),
+        ),
+        SilverDataset(
+            "sales_events",
+            target="sales",
+            version_order=SALES_ORDER,
+            versions=event_lines,
+            shape=to_silver_sales,
+            partitions=("sale_date",),
+        ),
+    )
+}
+
+
+def silver_dataset(name: str) -> SilverDataset:
+    try:
+        return SILVER[name]
+    except KeyError:
+        raise ValueError(f"no silver dataset {name!r}; known: {', '.join(SILVER)}") from None
+
+
+def feeding(target: str) -> list[SilverDataset]:
+    """The datasets whose rows go into ``target``'s table besides ``target``'s own."""
+    return [entry for entry in SILVER.values() if entry.feeds_another and entry.target == target]
