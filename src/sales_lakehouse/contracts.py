@@ -305,3 +305,44 @@ def _with_parent(raw: dict[str, Any], parent: Contract) -> dict[str, Any]:
         "columns": (*parent.columns, *(raw.get("columns") or ())),
         "rules": rules,
     }
+
+
+class OutputColumn(BaseModel):
+    """One column of a silver or gold table: its name and type (a contract type)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    type: str
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in _SIMPLE_TYPES and not _DECIMAL.match(value):
+            raise ValueError(f"unknown type {value!r}")
+        return value
+
+
+@cache
+def output_columns(layer: str) -> dict[str, tuple[OutputColumn, ...]]:
+    """The declared output columns of every table of ``layer`` (``schemas/tables/<layer>.yaml``)."""
+    path = schemas_dir() / "tables" / f"{layer}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no output columns for layer {layer!r} at {path}")
+    with path.open(encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle) or {}
+    return {
+        table: tuple(OutputColumn.model_validate(column) for column in columns)
+        for table, columns in raw.items()
+    }
+
+
+def output_schema(layer: str, table: str) -> T.StructType:
+    """The Spark schema of a silver or gold table as declared, every column nullable."""
+    from pyspark.sql import types as T
+
+    try:
+        columns = output_columns(layer)[table]
+    except KeyError:
+        raise ValueError(f"schemas/tables/{layer}.yaml declares no table {table!r}") from None
+    return T.StructType([T.StructField(c.name, spark_type(c.type), True) for c in columns])

@@ -28,10 +28,8 @@ from datetime import UTC, datetime
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
-from sales_lakehouse.bronze.csv import bronze_schema
-from sales_lakehouse.contracts import Contract
+from sales_lakehouse.contracts import Contract, output_schema
 from sales_lakehouse.datasets import SilverDataset, feeding, silver_dataset
 from sales_lakehouse.lake import Lake
 from sales_lakehouse.pipeline.quality import (
@@ -313,7 +311,7 @@ def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
             f"{stats.quarantined} quarantined + {stats.duplicates} duplicates"
         )
     entry, target, partitions = batch.entry, batch.target, batch.entry.partitions
-    silver_schema = _silver_schema(lake, entry)
+    silver_schema = output_schema("silver", target)
     lake.ensure("silver", target, silver_schema, change_feed=True, partition_by=partitions)
     lake.ensure("quarantine", dataset, batch.quarantine.schema)
     if batch.all_bronze:  # every bronze row was validated: the whole quarantine
@@ -337,25 +335,7 @@ def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
 
 def _empty_silver(lake: Lake, entry: SilverDataset) -> DataFrame:
     """The silver shape of the dataset's target with no rows (the schema on creation)."""
-    return lake.spark.createDataFrame([], _silver_schema(lake, entry))
-
-
-# Silver schemas derived from the contracts, by the contracts' text: deriving one plans the
-# whole validation on an empty batch, about 1.5 s each time (``make bench``).
-_SILVER_SCHEMAS: dict[tuple[str, str, str], T.StructType] = {}
-
-
-def _silver_schema(lake: Lake, entry: SilverDataset) -> T.StructType:
-    contract = entry.contract
-    key = (entry.name, contract.model_dump_json(), entry.target_contract.model_dump_json())
-    if key not in _SILVER_SCHEMAS:
-        empty = versions(entry, validate(_empty_bronze(lake, contract), contract))
-        _SILVER_SCHEMAS[key] = shape_silver(entry, empty).schema
-    return _SILVER_SCHEMAS[key]
-
-
-def _empty_bronze(lake: Lake, contract: Contract) -> DataFrame:
-    return lake.spark.createDataFrame([], bronze_schema(contract))
+    return lake.spark.createDataFrame([], output_schema("silver", entry.target))
 
 
 def _upsert(lake: Lake, entry: SilverDataset, rows: DataFrame, existing: DataFrame) -> None:
