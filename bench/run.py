@@ -246,7 +246,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         stage_table(result["stages"]),
         "",
-        "Reference = DuckDB (csv-module load into Arrow = `bronze`, SQL silver = `silver`, "
+        "Reference = DuckDB (its CSV reader = `bronze`, SQL silver = `silver`, "
         "fact + daily SQL = `gold`); it builds only silver sales, fact_sales and daily_sales.",
         "",
         "## Targets",

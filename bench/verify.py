@@ -15,67 +15,16 @@ from typing import Any
 import duckdb
 from deltalake import DeltaTable
 
+from bench.reference import DAILY_SALES_TYPES, FACT_SALES_TYPES, SILVER_SALES_TYPES
+
 SAMPLE_ROWS = 10
 
-# Columns compared per table, with the exact type both sides are cast to.
+# Per table of ours: the reference's table and the columns compared, with the exact type
+# both sides are cast to.
 COMPARED: dict[str, tuple[str, dict[str, str]]] = {
-    "silver.sales": (
-        "silver_sales",
-        {
-            "order_id": "VARCHAR",
-            "line_number": "INTEGER",
-            "order_ts": "TIMESTAMPTZ",
-            "store_id": "VARCHAR",
-            "customer_id": "VARCHAR",
-            "product_id": "VARCHAR",
-            "quantity": "INTEGER",
-            "unit_price": "DECIMAL(12,2)",
-            "discount_amount": "DECIMAL(12,2)",
-            "promotion_id": "VARCHAR",
-            "channel": "VARCHAR",
-            "currency": "VARCHAR",
-            "sale_date": "DATE",
-            "gross_amount": "DECIMAL(18,2)",
-            "net_amount": "DECIMAL(18,2)",
-        },
-    ),
-    "gold.fact_sales": (
-        "fact_sales",
-        {
-            "order_id": "VARCHAR",
-            "line_number": "INTEGER",
-            "sale_date": "DATE",
-            "store_id": "VARCHAR",
-            "product_id": "VARCHAR",
-            "currency": "VARCHAR",
-            "quantity": "INTEGER",
-            "unit_price": "DECIMAL(12,2)",
-            "gross_amount": "DECIMAL(18,2)",
-            "discount_amount": "DECIMAL(12,2)",
-            "net_amount": "DECIMAL(18,2)",
-            "product_known": "BOOLEAN",
-            "unit_cost": "DECIMAL(12,2)",
-            "cost_amount": "DECIMAL(18,2)",
-            "margin_amount": "DECIMAL(18,2)",
-        },
-    ),
-    "gold.daily_sales": (
-        "daily_sales",
-        {
-            "sale_date": "DATE",
-            "store_id": "VARCHAR",
-            "product_id": "VARCHAR",
-            "currency": "VARCHAR",
-            "units": "BIGINT",
-            "gross_amount": "DECIMAL(18,2)",
-            "discount_amount": "DECIMAL(18,2)",
-            "net_amount": "DECIMAL(18,2)",
-            "cost_amount": "DECIMAL(18,2)",
-            "margin_amount": "DECIMAL(18,2)",
-            "order_count": "BIGINT",
-            "line_count": "BIGINT",
-        },
-    ),
+    "silver.sales": ("silver_sales", SILVER_SALES_TYPES),
+    "gold.fact_sales": ("fact_sales", FACT_SALES_TYPES),
+    "gold.daily_sales": ("daily_sales", DAILY_SALES_TYPES),
 }
 
 

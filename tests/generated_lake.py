@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from bench.reference import Reference
 from pyspark.sql import SparkSession
 
 from sales_lakehouse.lake import Lake
 from sales_lakehouse.pipeline import RunSummary
 from sales_lakehouse_tools.generate import GenerationReport, generate_landing
 from tests.integration.helpers import lake_of, run_pipeline
-from tests.integration.oracle import Oracle, load_report
+from tests.integration.oracle import load_report, oracle_of
 
 LINES = 4000
 SEED = 11
@@ -54,8 +55,8 @@ def first_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture(scope="session")
-def oracle(first_run: FirstRun) -> Iterator[Oracle]:
+def oracle(first_run: FirstRun) -> Iterator[Reference]:
     """The DuckDB oracle of the generated landing set (as generated: no extra files)."""
-    expected = Oracle.for_generated(first_run.landing, first_run.report)
+    expected = oracle_of(first_run.landing)
     yield expected
     expected.close()

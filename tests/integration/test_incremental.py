@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.reference import DAILY_GRAIN, DAILY_MEASURES, Reference
 from pyspark.sql import SparkSession
 
 from sales_lakehouse.contracts import DATASETS, load_contract
@@ -26,7 +27,7 @@ from tests.integration.helpers import (
     stats,
     write_landing_csv,
 )
-from tests.integration.oracle import DAILY_GRAIN, DAILY_MEASURES, Oracle
+from tests.integration.oracle import oracle_of
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +70,9 @@ def _landed(path: Path, rows: list[dict[str, str]]) -> Iterator[Path]:
         path.unlink()
 
 
-def _clean_lines_by_date(run: FirstRun, oracle: Oracle) -> dict[date, list[tuple[str, int, str]]]:
+def _clean_lines_by_date(
+    run: FirstRun, oracle: Reference
+) -> dict[date, list[tuple[str, int, str]]]:
     """(order_id, line_number, file name) of lines no defect or copy touches, per sale date."""
     reported = {
         (str(key[0]), int(key[1]))
@@ -78,7 +81,7 @@ def _clean_lines_by_date(run: FirstRun, oracle: Oracle) -> dict[date, list[tuple
     }
     by_date: dict[date, list[tuple[str, int, str]]] = defaultdict(list)
     for order_id, line, sale_date, file_name in oracle.rows(
-        "SELECT order_id, line_number, sale_date, file_name FROM fact "
+        "SELECT order_id, line_number, sale_date, file_name FROM silver_sales "
         "ORDER BY sale_date, order_id, line_number"
     ):
         if (order_id, line) not in reported:
@@ -103,7 +106,7 @@ def _by_date(rows: Counter[tuple[Any, ...]], position: int) -> dict[date, Counte
 
 
 def test_second_batch_with_resends_updates_only_affected_dates(
-    spark: SparkSession, first_run: FirstRun, oracle: Oracle, tmp_path: Path
+    spark: SparkSession, first_run: FirstRun, oracle: Reference, tmp_path: Path
 ) -> None:
     lake_dir = copy_lake(first_run.lake_dir, tmp_path / "lake")
     lake = lake_of(spark, first_run.landing, lake_dir)
@@ -135,10 +138,10 @@ def test_second_batch_with_resends_updates_only_affected_dates(
 
     with _landed(first_run.landing / FIX_FILE, [*corrected, duplicate, new_line]):
         summary = run_pipeline(spark, first_run.landing, lake_dir)
-        after = Oracle.for_generated(first_run.landing, first_run.report)
+        after = oracle_of(first_run.landing)
         expected_daily = Counter(after.daily())
         expected_fact_rows = after.scalar(
-            "SELECT count(*) FROM fact WHERE sale_date IN (?, ?, ?)", sorted(touched)
+            "SELECT count(*) FROM fact_sales WHERE sale_date IN (?, ?, ?)", sorted(touched)
         )
         after.close()
 
@@ -196,7 +199,7 @@ MOVE_FILE = "sales/2099-01-02_sales_move.csv"
 
 
 def test_correction_moving_a_line_to_another_date(
-    spark: SparkSession, first_run: FirstRun, oracle: Oracle, tmp_path: Path
+    spark: SparkSession, first_run: FirstRun, oracle: Reference, tmp_path: Path
 ) -> None:
     """A re-sent line whose order_ts moves it to another day: silver.sales (partitioned by
     sale_date, its MERGE pruned to the dates involved) still holds one row for the line,
@@ -216,7 +219,7 @@ def test_correction_moving_a_line_to_another_date(
 
     with _landed(first_run.landing / MOVE_FILE, [moved]):
         run_pipeline(spark, first_run.landing, lake_dir)
-        after = Oracle.for_generated(first_run.landing, first_run.report)
+        after = oracle_of(first_run.landing)
         expected_daily = Counter(after.daily([old_day, new_day]))
         after.close()
 

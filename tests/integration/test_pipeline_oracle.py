@@ -1,7 +1,8 @@
 """A whole pipeline run over a generated landing set, checked against an independent oracle.
 
-The expectations come from DuckDB reading the landing CSVs, Python's csv module counting
-lines, and the generator's report of injected defects, never from the package's code.
+The expectations come from the DuckDB reference (bench.reference) reading the landing CSVs,
+Python's csv module counting lines, and the generator's report of injected defects, never
+from the package's code.
 """
 
 from __future__ import annotations
@@ -12,16 +13,14 @@ from decimal import Decimal
 
 import duckdb
 import pytest
+from bench.reference import DAILY_GRAIN, DAILY_MEASURES, FACT_SALES_TYPES, Reference
 from pyspark.sql import SparkSession, Window
 from pyspark.sql import functions as F
 
 from tests.integration.conftest import FirstRun
 from tests.integration.helpers import multiset_difference, row_multiset, stats
 from tests.integration.oracle import (
-    DAILY_GRAIN,
-    DAILY_MEASURES,
     MALFORMED_KINDS,
-    Oracle,
     count_landed_lines,
     product_defect_keys,
     quarantine_kinds,
@@ -30,24 +29,7 @@ from tests.integration.oracle import (
 
 pytestmark = pytest.mark.integration
 
-FACT_COLUMNS = (
-    "order_id",
-    "line_number",
-    "sale_date",
-    "store_id",
-    "product_id",
-    "currency",
-    "quantity",
-    "unit_price",
-    "discount_amount",
-    "gross_amount",
-    "net_amount",
-    "product_known",
-    "category",
-    "unit_cost",
-    "cost_amount",
-    "margin_amount",
-)
+FACT_COLUMNS = tuple(FACT_SALES_TYPES)
 
 
 def _rule_expected(kind: str, rules: list[str]) -> bool:
@@ -100,21 +82,22 @@ def _sum(run: FirstRun, layer: str, name: str, column: str) -> Decimal:
 
 
 def test_pipeline_matches_independent_oracle(
-    spark: SparkSession, first_run: FirstRun, oracle: Oracle
+    spark: SparkSession, first_run: FirstRun, oracle: Reference
 ) -> None:
     landed = count_landed_lines(first_run.landing / "sales")
-    # The oracle read every line except those with a wrong field count.
-    assert oracle.landed_rows == landed.rows - len(landed.malformed)
+    # DuckDB's reader and the csv module agree on which lines have a wrong field count.
+    assert oracle.landed["sales"].malformed == len(landed.malformed)
+    assert oracle.landed["sales"].rows == landed.rows - len(landed.malformed)
 
     silver = first_run.lake.read("silver", "sales")
-    assert silver.count() == oracle.silver_count
+    assert silver.count() == oracle.count("silver_sales")
 
     daily = first_run.lake.read("gold", "daily_sales").select(*DAILY_GRAIN, *DAILY_MEASURES)
     difference = multiset_difference(row_multiset(daily), Counter(oracle.daily()))
     assert not difference, f"gold.daily_sales (left) vs oracle (right):\n{difference}"
 
     totals = {
-        "oracle": oracle.total_net,
+        "oracle": oracle.total_net(),
         "bronze valid deduped": _bronze_valid_net(spark, first_run),
         "silver.sales": _sum(first_run, "silver", "sales", "net_amount"),
         "gold.fact_sales": _sum(first_run, "gold", "fact_sales", "net_amount"),
@@ -123,7 +106,7 @@ def test_pipeline_matches_independent_oracle(
     assert len(set(totals.values())) == 1, f"net amounts do not reconcile: {totals}"
 
 
-def test_fact_sales_lines_match_oracle(first_run: FirstRun, oracle: Oracle) -> None:
+def test_fact_sales_lines_match_oracle(first_run: FirstRun, oracle: Reference) -> None:
     fact = first_run.lake.read("gold", "fact_sales").select(*FACT_COLUMNS)
     difference = multiset_difference(row_multiset(fact), Counter(oracle.fact(FACT_COLUMNS)))
     assert not difference, f"gold.fact_sales (left) vs oracle (right):\n{difference}"
