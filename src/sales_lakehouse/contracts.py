@@ -27,6 +27,15 @@ DATASETS: tuple[str, ...] = ("sales", "products", "promotions")
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 _SIMPLE_TYPES = {"string", "int", "long", "date", "timestamp", "boolean"}
 
+
+def known_type(value: str) -> str:
+    """``value`` if it names a contract type (string, int, long, date, timestamp, boolean,
+    decimal(p,s)); else a ValueError."""
+    if value not in _SIMPLE_TYPES and not _DECIMAL.match(value):
+        raise ValueError(f"unknown type {value!r}")
+    return value
+
+
 Action = Literal["quarantine", "warn", "fail"]
 # Dataset-level checks judge a whole table or batch, so they cannot quarantine a row.
 CheckAction = Literal["warn", "fail"]
@@ -54,9 +63,7 @@ class Column(BaseModel):
     @field_validator("type")
     @classmethod
     def _known_type(cls, value: str) -> str:
-        if value not in _SIMPLE_TYPES and not _DECIMAL.match(value):
-            raise ValueError(f"unknown type {value!r}")
-        return value
+        return known_type(value)
 
     @field_validator("pattern")
     @classmethod
@@ -318,9 +325,7 @@ class OutputColumn(BaseModel):
     @field_validator("type")
     @classmethod
     def _known_type(cls, value: str) -> str:
-        if value not in _SIMPLE_TYPES and not _DECIMAL.match(value):
-            raise ValueError(f"unknown type {value!r}")
-        return value
+        return known_type(value)
 
 
 @cache
