@@ -23,6 +23,7 @@ from sales_lakehouse.lake import Lake
 from sales_lakehouse.pipeline import DATA_TABLES, RunSummary, run
 from sales_lakehouse.pipeline.maintenance import maintain
 from sales_lakehouse.pipeline.summary import Progress
+from sales_lakehouse.runtime.session import session_conf
 
 TABLES: tuple[tuple[str, str], ...] = (
     *DATA_TABLES,
@@ -130,22 +131,14 @@ class SparkBench:
     def gold_rebuild(self, label: str, conf: dict[str, str]) -> StageRun:
         """A full gold rebuild with ``conf`` set for its duration (an A/B measurement)."""
         assert self.spark is not None
-        spark, previous = self.spark, {key: self.spark.conf.get(key, None) for key in conf}
-        for key, value in conf.items():
-            spark.conf.set(key, value)
-        try:
+        spark = self.spark
+        with session_conf(spark, conf):
             settings = self.settings()
             result, _ = self._timed(
                 f"ab:{label}",
                 "gold",
                 lambda: run(spark, settings, stage="gold", full_refresh=True, progress=self.quiet),
             )
-        finally:
-            for key, old in previous.items():
-                if old is None:
-                    spark.conf.unset(key)
-                else:
-                    spark.conf.set(key, old)
         return result
 
     def maintenance(self) -> tuple[StageRun, list[dict[str, Any]]]:

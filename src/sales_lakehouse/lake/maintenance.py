@@ -3,38 +3,21 @@ that tells when a table was last maintained. Used by ``pipeline/maintenance.py``
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from delta.tables import DeltaTable
-from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from sales_lakehouse.lake.tables import Lake
+from sales_lakehouse.runtime.session import session_conf
 
 RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 VACUUM_LOGGING = "spark.databricks.delta.vacuum.logging.enabled"
 # Commits read per history page in last_operation_time (the next pages 4x as many).
 HISTORY_PAGE = 16
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@contextmanager
-def _session_conf(spark: SparkSession, values: Mapping[str, str]) -> Iterator[None]:
-    """Runtime SQL settings for the duration of a block; restored (or unset) afterwards."""
-    previous = {key: spark.conf.get(key, None) for key in values}
-    for key, value in values.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, old in previous.items():
-            if old is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, old)
 
 
 def file_count(lake: Lake, layer: str, name: str) -> int:
@@ -83,7 +66,7 @@ def vacuum(
     conf = {VACUUM_LOGGING: "true"}
     if allow_short_retention:
         conf[RETENTION_CHECK] = "false"
-    with _session_conf(lake.spark, conf):
+    with session_conf(lake.spark, conf):
         DeltaTable.forPath(lake.spark, lake.path(layer, name)).vacuum(retention_hours)
 
 

@@ -26,7 +26,8 @@ run; see docs/benchmark.md). Measured and deliberately left as they are:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -259,3 +260,19 @@ def check_java(required: int = 17) -> None:
     found = int(match.group(1)) if match else None
     if found != required:
         raise JavaError(f"Java {required} is required, {java} is version {found or 'unknown'}")
+
+
+@contextmanager
+def session_conf(spark: SparkSession, values: Mapping[str, str]) -> Iterator[None]:
+    """Runtime SQL settings for the duration of a block; restored (or unset) afterwards."""
+    previous = {key: spark.conf.get(key, None) for key in values}
+    for key, value in values.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, old in previous.items():
+            if old is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, old)
