@@ -19,18 +19,26 @@ def _rate(rows: int, seconds: float) -> str:
 
 
 def stage_table(stages: list[dict[str, Any]]) -> str:
-    """Markdown table: stage, rows, seconds, rows/s, ratio to reference, peak memory."""
+    """Markdown table: stage, rows, seconds, rows/s, ratio to reference, Spark jobs, peak
+    memory (Python + JVM resident) and the JVM's parts: peak heap, peak non-heap (metaspace,
+    code cache) + direct buffers."""
     lines = [
-        "| phase | stage | rows | seconds | rows/s | reference s | ratio | peak memory GiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| phase | stage | rows | seconds | rows/s | reference s | ratio | jobs "
+        "| peak memory GiB | JVM heap GiB | JVM off-heap GiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for item in stages:
         reference = item.get("reference_seconds")
         ratio = f"{item['seconds'] / reference:.1f}x" if reference else "-"
+        jvm = item.get("jvm") or {}
+        heap = f"{jvm['heap_peak'] / GIB:.2f}" if jvm else "-"
+        offheap = f"{(jvm['nonheap_peak'] + jvm['direct']) / GIB:.2f}" if jvm else "-"
+        jobs = item.get("jobs")
         lines.append(
             f"| {item['phase']} | {item['stage']} | {item['rows']:,} | "
             f"{_seconds(item['seconds'])} | {_rate(item['rows'], item['seconds'])} | "
-            f"{_seconds(reference)} | {ratio} | {item['peak_bytes'] / GIB:.2f} |"
+            f"{_seconds(reference)} | {ratio} | {'-' if jobs is None else jobs} | "
+            f"{item['peak_bytes'] / GIB:.2f} | {heap} | {offheap} |"
         )
     return "\n".join(lines)
 

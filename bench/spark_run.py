@@ -55,6 +55,9 @@ class StageRun:
     rows: int
     peak_bytes: int
     before: dict[str, int] = field(default_factory=dict)
+    # Spark jobs the stage ran, and the JVM's peak heap / off-heap bytes during it.
+    jobs: int = 0
+    jvm: dict[str, int] = field(default_factory=dict)
     after: dict[str, int] = field(default_factory=dict)
     commits: list[dict[str, Any]] = field(default_factory=list)
 
@@ -66,6 +69,60 @@ class StageRun:
             for table, version in self.after.items()
             if version > self.before.get(table, -1)
         }
+
+
+def jobs_submitted(spark: SparkSession) -> int:
+    """Spark jobs submitted so far in this session: the DAG scheduler's job id counter.
+
+    Counts every job, also those Delta starts from its own threads (which a job group set
+    on this thread would miss).
+    """
+    return int(spark.sparkContext._jsc.sc().dagScheduler().nextJobId())
+
+
+def _memory_pools(spark: SparkSession) -> list[Any]:
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    return list(jvm.java.lang.management.ManagementFactory.getMemoryPoolMXBeans())
+
+
+def reset_jvm_peaks(spark: SparkSession) -> None:
+    """Start a new peak window for every JVM memory pool."""
+    for pool in _memory_pools(spark):
+        pool.resetPeakUsage()
+
+
+def jvm_peaks(spark: SparkSession) -> dict[str, int]:
+    """The JVM's memory since :func:`reset_jvm_peaks`: peak heap and non-heap (metaspace,
+    code cache) as the pools report them, and NIO direct buffers now (no peak is kept).
+
+    Pool peaks are per pool, so their sum can exceed the heap's true peak (the pools do
+    not peak at the same moment): an upper bound, good for placing a regression. The
+    process RSS (``PeakMemory``) also holds what no pool counts: thread stacks, the JIT,
+    GC structures, and native buffers of Parquet's codecs.
+    """
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    heap = nonheap = 0
+    for pool in _memory_pools(spark):
+        used = int(pool.getPeakUsage().getUsed())
+        if str(pool.getType().toString()) == "Heap memory":
+            heap += used
+        else:
+            nonheap += used
+    direct = 0
+    buffers = jvm.java.lang.management.ManagementFactory.getPlatformMXBeans(
+        jvm.java.lang.management.BufferPoolMXBean._java_lang_class
+    )
+    for pool in buffers:
+        direct += int(pool.getMemoryUsed())
+    runtime = jvm.java.lang.Runtime.getRuntime()
+    return {
+        "heap_peak": heap,
+        "heap_max": int(runtime.maxMemory()),
+        "nonheap_peak": nonheap,
+        "direct": direct,
+    }
 
 
 def stage_rows(stage: str, summary: RunSummary) -> int:
@@ -104,16 +161,21 @@ class SparkBench:
     def _timed(
         self, phase: str, stage: str, action: Callable[[], RunSummary | int]
     ) -> tuple[StageRun, RunSummary | int]:
+        assert self.spark is not None
         before = versions(self.lake)
+        reset_jvm_peaks(self.spark)
         self.memory.take()
+        jobs_before = jobs_submitted(self.spark)
         started = time.perf_counter()
         outcome = action()
         seconds = time.perf_counter() - started
         rows = outcome if isinstance(outcome, int) else stage_rows(stage, outcome)
         result = StageRun(phase, stage, seconds, rows, self.memory.take(), before)
+        result.jobs = jobs_submitted(self.spark) - jobs_before
+        result.jvm = jvm_peaks(self.spark)
         result.after = versions(self.lake)
         self.runs.append(result)
-        self.progress(f"{phase:8} {stage:8} {seconds:8.2f} s  {rows} rows")
+        self.progress(f"{phase:8} {stage:8} {seconds:8.2f} s  {rows} rows  {result.jobs} jobs")
         return result, outcome
 
     def phase(self, phase: str) -> list[StageRun]:

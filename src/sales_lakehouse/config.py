@@ -86,8 +86,3 @@ class Settings:
 
     def landing_path(self, dataset: str) -> str:
         return f"{self.landing}/{dataset}"
-
-    @property
-    def catalog_dir(self) -> str:
-        """Where the local Spark (Hive/Derby) catalog lives: beside the tables it names."""
-        return f"{self.lake}/_catalog"

@@ -50,7 +50,8 @@ class SilverDataset:
     - ``write``: ``upsert`` (MERGE on the business key) or ``scd2`` (the history of each
       ``history_key`` is rebuilt by ``history`` from the stored and the new versions,
       then MERGEd);
-    - ``partitions``: the target's partition columns; the first one limits its MERGE.
+    - ``cluster_by``: the column the target's files are written in ranges of; an
+      increment's MERGE and checks are limited to the values its keys have there.
     """
 
     name: str
@@ -61,7 +62,7 @@ class SilverDataset:
     write: Literal["upsert", "scd2"] = "upsert"
     history_key: tuple[str, ...] = ()
     history: History | None = None
-    partitions: tuple[str, ...] = ()
+    cluster_by: str | None = None
 
     @property
     def contract(self) -> Contract:
@@ -78,8 +79,8 @@ class SilverDataset:
 
     @property
     def prune_by(self) -> str | None:
-        """The column a MERGE into the target is limited by (its first partition column)."""
-        return self.partitions[0] if self.partitions else None
+        """The column a MERGE into the target is limited by (its clustering column)."""
+        return self.cluster_by
 
 
 SILVER: dict[str, SilverDataset] = {
@@ -94,15 +95,15 @@ SILVER: dict[str, SilverDataset] = {
             history=build_product_versions,
         ),
         SilverDataset("promotions", target="promotions", shape=to_silver_promotions),
-        # A daily batch corrects lines of the past week, which in one unpartitioned table sit
-        # in every file: partitions by sale_date let the MERGE rewrite only those (benchmark).
+        # A daily batch corrects lines of the past week: files clustered by sale_date let
+        # the MERGE rewrite only the files of those dates (docs/benchmark.md).
         SilverDataset(
             "sales",
             target="sales",
             version_order=SALES_ORDER,
             versions=batch_lines,
             shape=to_silver_sales,
-            partitions=("sale_date",),
+            cluster_by="sale_date",
         ),
         SilverDataset(
             "sales_events",
@@ -110,7 +111,7 @@ SILVER: dict[str, SilverDataset] = {
             version_order=SALES_ORDER,
             versions=event_lines,
             shape=to_silver_sales,
-            partitions=("sale_date",),
+            cluster_by="sale_date",
         ),
     )
 }

@@ -19,9 +19,11 @@ from tests.integration.helpers import copy_lake, lake_of, quiet, row_multiset
 
 pytestmark = pytest.mark.integration
 
-# meta.watermarks gets one small file per stage commit; silver.sales is one file per date
-# partition here (one shuffle partition in tests), so compaction must leave it as it is.
+# meta.watermarks gets one small file per stage commit; silver.sales is clustered by
+# sale_date, so maintenance Z-orders it (its rows must stay exactly the same).
 TABLES = [("meta", "watermarks"), ("silver", "sales")]
+# An unclustered table already in one file: OPTIMIZE has nothing to do (no commit).
+INTERVAL_TABLES = [("meta", "watermarks"), ("gold", "promotion_performance")]
 
 
 def test_maintain_compacts_and_keeps_every_row(
@@ -64,45 +66,56 @@ def test_min_interval_skips_recently_maintained_tables(
     started = datetime.now(UTC)
 
     # Never maintained: the interval changes nothing.
-    first = maintain(lake, tables=TABLES, min_interval_hours=168, progress=quiet)
+    first = maintain(lake, tables=INTERVAL_TABLES, min_interval_hours=168, progress=quiet)
     assert [(r.skipped, r.vacuumed, r.last_maintained) for r in first] == [(False, True, None)] * 2
-    files = {table: file_count(lake, *table) for table in TABLES}
-    versions = {table: lake.version(*table) for table in TABLES}
+    files = {table: file_count(lake, *table) for table in INTERVAL_TABLES}
+    versions = {table: lake.version(*table) for table in INTERVAL_TABLES}
     assert files[("meta", "watermarks")] == 1
-    # silver.sales is one file per date partition already: its OPTIMIZE committed nothing,
-    # so only its VACUUM END marks it as maintained.
-    assert last_operation_time(lake, "silver", "sales", ["OPTIMIZE"]) is None
+    # promotion_performance is one file already: its OPTIMIZE committed nothing, so only
+    # its VACUUM END marks it as maintained.
+    assert last_operation_time(lake, "gold", "promotion_performance", ["OPTIMIZE"]) is None
 
     messages: list[str] = []
-    second = maintain(lake, tables=TABLES, min_interval_hours=168, progress=messages.append)
+    second = maintain(
+        lake, tables=INTERVAL_TABLES, min_interval_hours=168, progress=messages.append
+    )
     finished = datetime.now(UTC)
 
     assert [r.skipped for r in second] == [True, True]
     assert [(r.files_before, r.files_after, r.vacuumed, r.metrics) for r in second] == [
-        (files[table], files[table], False, {}) for table in TABLES
+        (files[table], files[table], False, {}) for table in INTERVAL_TABLES
     ]
     for result in second:
         assert result.last_maintained is not None
         assert result.last_maintained.utcoffset() == timedelta(0)
         assert started <= result.last_maintained <= finished
-    assert {table: lake.version(*table) for table in TABLES} == versions  # nothing committed
-    assert {table: file_count(lake, *table) for table in TABLES} == files
+    assert {
+        table: lake.version(*table) for table in INTERVAL_TABLES
+    } == versions  # nothing committed
+    assert {table: file_count(lake, *table) for table in INTERVAL_TABLES} == files
     assert len(messages) == 2
     assert re.fullmatch(r"maintain meta\.watermarks: skipped, maintained 0\.\d h ago", messages[0])
-    assert re.fullmatch(r"maintain silver\.sales: skipped, maintained 0\.\d h ago", messages[1])
+    assert re.fullmatch(
+        r"maintain gold\.promotion_performance: skipped, maintained 0\.\d h ago", messages[1]
+    )
 
     # 200 h later the last maintenance is older than the interval. Compaction only keeps
     # the Spark work small (the decision does not depend on VACUUM).
     later = finished + timedelta(hours=200)
     third = maintain(
-        lake, tables=TABLES, min_interval_hours=168, now=later, vacuum=False, progress=quiet
+        lake,
+        tables=INTERVAL_TABLES,
+        min_interval_hours=168,
+        now=later,
+        vacuum=False,
+        progress=quiet,
     )
     assert [r.skipped for r in third] == [False, False]
     assert all("numFilesAdded" in r.metrics for r in third)
     assert [r.last_maintained for r in third] == [r.last_maintained for r in second]
 
     # No interval: maintained although maintained minutes ago.
-    fourth = maintain(lake, tables=TABLES, vacuum=False, progress=quiet)
+    fourth = maintain(lake, tables=INTERVAL_TABLES, vacuum=False, progress=quiet)
     assert [(r.skipped, r.last_maintained) for r in fourth] == [(False, None), (False, None)]
     assert all("numFilesAdded" in r.metrics for r in fourth)
 

@@ -52,7 +52,7 @@ def test_real_aws_gets_no_endpoint_and_the_region_from_aws_region_first() -> Non
     assert s3a_conf({"AWS_DEFAULT_REGION": "us-east-2"})[REGION] == "us-east-2"
 
 
-def test_only_s3_roots_use_s3_and_only_local_lakes_get_the_derby_catalog(tmp_path: Path) -> None:
+def test_only_s3_roots_use_s3_and_no_root_gets_a_metastore(tmp_path: Path) -> None:
     local = Settings(landing=str(tmp_path / "landing"), lake=str(tmp_path / "lake"))
     on_s3 = Settings(landing="s3://landing-bucket/drop", lake="s3://lake-bucket/lake")
     assert not uses_s3(local)
@@ -61,8 +61,9 @@ def test_only_s3_roots_use_s3_and_only_local_lakes_get_the_derby_catalog(tmp_pat
     assert PROVIDER not in local_conf(local)
     s3 = local_conf(on_s3)
     assert s3[PROVIDER]
-    assert "spark.sql.catalogImplementation" not in s3
-    assert not s3["spark.sql.warehouse.dir"].startswith("s3a://")
+    for conf in (local_conf(local), s3):
+        assert "spark.sql.catalogImplementation" not in conf  # in-memory, not Hive/Derby
+        assert not conf["spark.sql.warehouse.dir"].startswith(("s3a://", str(tmp_path)))
 
 
 def test_missing_s3a_jars_say_to_run_make_jars(

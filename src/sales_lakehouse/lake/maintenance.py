@@ -20,6 +20,9 @@ HISTORY_PAGE = 16
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+OPTIMIZE_MAX_FILE_SIZE = "spark.databricks.delta.optimize.maxFileSize"
+
+
 def file_count(lake: Lake, layer: str, name: str) -> int:
     """Data files in the table's current snapshot (``DESCRIBE DETAIL`` numFiles).
 
@@ -30,16 +33,29 @@ def file_count(lake: Lake, layer: str, name: str) -> int:
     return 0 if row is None else int(row["numFiles"] or 0)
 
 
-def optimize(lake: Lake, layer: str, name: str, zorder_by: Sequence[str] = ()) -> dict[str, Any]:
+def optimize(
+    lake: Lake,
+    layer: str,
+    name: str,
+    zorder_by: Sequence[str] = (),
+    max_file_bytes: int | None = None,
+) -> dict[str, Any]:
     """Compact the table's small files (``OPTIMIZE``), Z-ordered by ``zorder_by`` if given.
 
+    ``max_file_bytes`` caps the files it writes (Delta's default is 1 GiB): a table
+    clustered by a date keeps files of short date ranges, which an increment's
+    ``replaceWhere`` or MERGE can rewrite alone.
     A compaction commit carries ``dataChange = false``, so change-feed readers (silver
     reads bronze's feed, gold reads silver's) skip it. Returns Delta's optimize metrics
     (numFilesAdded, numFilesRemoved, ...).
     """
+    from sales_lakehouse.runtime.session import session_conf
+
+    conf = {} if max_file_bytes is None else {OPTIMIZE_MAX_FILE_SIZE: str(max_file_bytes)}
     builder = DeltaTable.forPath(lake.spark, lake.path(layer, name)).optimize()
-    result = builder.executeZOrderBy(*zorder_by) if zorder_by else builder.executeCompaction()
-    row = result.first()
+    with session_conf(lake.spark, conf):
+        result = builder.executeZOrderBy(*zorder_by) if zorder_by else builder.executeCompaction()
+        row = result.first()
     metrics = None if row is None else row["metrics"]
     return {} if metrics is None else dict(metrics.asDict(recursive=True))
 

@@ -1,7 +1,8 @@
 """Delta tables of one lake: reads, the change feed, writes, MERGE and streaming appends.
 
-Tables are path-based (``<lake>/<layer>/<name>``); every table written is registered as
-``<layer>.<name>`` (:mod:`sales_lakehouse.lake.registry`). Writes are idempotent where a
+Tables are path-based (``<lake>/<layer>/<name>``): no metastore on the run path; names for
+SQL are made from the lake's folders when a command needs them
+(:mod:`sales_lakehouse.lake.registry`). Writes are idempotent where a
 replay could otherwise duplicate data: appends carry a Delta transaction id, MERGE only
 rewrites rows whose values changed, and per-consumer watermarks
 (:mod:`sales_lakehouse.lake.watermarks`) say which source versions were processed.
@@ -20,6 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from sales_lakehouse.config import CHECKPOINTS, Settings
+from sales_lakehouse.lake import delta_log
 from sales_lakehouse.lake.registry import TableRegistry, quote
 from sales_lakehouse.lake.watermarks import Watermarks
 
@@ -54,6 +56,18 @@ def _nullable(schema: T.StructType) -> T.StructType:
     return T.StructType.fromJson(relax(schema.jsonValue()))
 
 
+# Rows per file of a clustered table: at 3M sale lines ~12 files of about two weeks each,
+# so a daily increment rewrites one or two of them (docs/benchmark.md).
+CLUSTERED_FILE_ROWS = 250_000
+
+
+def _clustered(df: DataFrame, column: str | None) -> DataFrame:
+    """Rows in ranges of ``column``, sorted within each range (None: as they are)."""
+    if column is None:
+        return df
+    return df.repartitionByRange(column).sortWithinPartitions(column)
+
+
 def in_dates(column: str, values: Iterable[date]) -> str:
     """A SQL predicate ``column IN (DATE'…', …)`` for ``replace_where``."""
     return f"{column} IN (" + ", ".join(f"DATE'{value.isoformat()}'" for value in values) + ")"
@@ -72,7 +86,8 @@ class Lake:
         return self.settings.table_path(layer, name)
 
     def exists(self, layer: str, name: str) -> bool:
-        return bool(DeltaTable.isDeltaTable(self.spark, self.path(layer, name)))
+        """Whether the table has a commit (from its log folder: no snapshot, no job)."""
+        return self.version(layer, name) >= 0
 
     def ensure(
         self,
@@ -81,19 +96,14 @@ class Lake:
         schema: T.StructType,
         *,
         change_feed: bool = False,
-        partition_by: Sequence[str] = (),
     ) -> None:
-        """Create the table (empty, partitioned by ``partition_by``) when it does not exist,
-        and register it. An existing table keeps its partitioning."""
+        """Create the table (empty) when it does not exist."""
         if not self.exists(layer, name):
             builder = DeltaTable.createIfNotExists(self.spark).location(self.path(layer, name))
             builder = builder.addColumns(_nullable(schema))
-            if partition_by:
-                builder = builder.partitionedBy(*partition_by)
             if change_feed:
                 builder = builder.property(CDF_PROPERTY, "true")
             builder.execute()
-        self.registry.register(layer, name)
 
     def read(self, layer: str, name: str, version: int | None = None) -> DataFrame:
         reader = self.spark.read.format("delta")
@@ -102,11 +112,8 @@ class Lake:
         return reader.load(self.path(layer, name))
 
     def version(self, layer: str, name: str) -> int:
-        """The table's latest version; -1 when it does not exist."""
-        if not self.exists(layer, name):
-            return -1
-        row = DeltaTable.forPath(self.spark, self.path(layer, name)).history(1).first()
-        return int(row["version"]) if row is not None else -1
+        """The table's latest version; -1 when it does not exist (from the log: no job)."""
+        return delta_log.latest_version(self.spark, self.path(layer, name))
 
     def changes(self, layer: str, name: str, start: int, end: int) -> DataFrame:
         """Change-data-feed rows between two versions (inclusive)."""
@@ -118,20 +125,31 @@ class Lake:
             .load(self.path(layer, name))
         )
 
-    def append(self, df: DataFrame, layer: str, name: str, *, txn: tuple[str, int]) -> int:
+    def append(
+        self,
+        df: DataFrame,
+        layer: str,
+        name: str,
+        *,
+        txn: tuple[str, int],
+        change_feed: bool = False,
+    ) -> int:
         """Append once (a replay with the same app id and version is skipped by Delta).
 
+        A missing table is created by the append itself (with the change data feed when
+        ``change_feed``): no separate commit of an empty table first.
         Returns the number of rows the commit wrote (0 when it was skipped).
         """
         before = self.version(layer, name)
-        (
+        writer = (
             df.write.format("delta")
             .mode("append")
             .option("txnAppId", txn[0])
             .option("txnVersion", txn[1])
-            .save(self.path(layer, name))
         )
-        self.registry.register(layer, name)
+        if change_feed and before < 0:
+            writer = writer.option(CDF_PROPERTY, "true")
+        writer.save(self.path(layer, name))
         return self.rows_added_since(layer, name, before)
 
     def append_rows(self, df: DataFrame, layer: str, name: str, schema: T.StructType) -> None:
@@ -150,22 +168,22 @@ class Lake:
         name: str,
         *,
         change_feed: bool = False,
-        partition_by: Sequence[str] = (),
+        cluster_by: str | None = None,
     ) -> None:
-        """Replace the table's contents (schema and partitioning included) atomically.
+        """Replace the table's contents (schema included; no partitions) atomically.
 
-        A partitioned table is written one file per partition value (the rows are
-        repartitioned by the partition columns first), not one per task and value.
+        ``cluster_by``: the rows are written in ranges of that column (each file holds a
+        short, sorted range, at most ``CLUSTERED_FILE_ROWS`` rows), so that a predicate on
+        it (``replace_where``, a MERGE ``within``) skips the other files by their min/max
+        statistics. A table partitioned before (by ``sale_date``) loses its partitions.
         """
-        if partition_by:
-            df = df.repartition(*partition_by)
-        writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+        writer = _clustered(df, cluster_by).write.format("delta").mode("overwrite")
+        writer = writer.option("overwriteSchema", "true")
+        if cluster_by is not None:
+            writer = writer.option("maxRecordsPerFile", CLUSTERED_FILE_ROWS)
         if change_feed:
             writer = writer.option(CDF_PROPERTY, "true")
-        if partition_by:
-            writer = writer.partitionBy(*partition_by)
         writer.save(self.path(layer, name))
-        self.registry.register(layer, name)
 
     def replace_where(
         self,
@@ -174,20 +192,20 @@ class Lake:
         name: str,
         predicate: str,
         *,
-        partition_by: Sequence[str] = (),
+        cluster_by: str | None = None,
     ) -> None:
         """Atomically replace the rows matching ``predicate`` with ``df`` (creating the table).
 
-        On a table partitioned by the predicate's columns the old rows go by whole files,
-        so the cost follows the size of ``df``, not of the table.
+        Only the files whose statistics admit ``predicate`` are read and rewritten (their
+        other rows copied), so on a table clustered by the predicate's column the cost
+        follows the size of ``df``, not of the table.
         """
         if not self.exists(layer, name):
-            self.overwrite(df, layer, name, partition_by=partition_by)
+            self.overwrite(df, layer, name, cluster_by=cluster_by)
             return
-        if partition_by:
-            df = df.repartition(*partition_by)
         (
-            df.write.format("delta")
+            _clustered(df, cluster_by)
+            .write.format("delta")
             .mode("overwrite")
             .option("replaceWhere", predicate)
             .save(self.path(layer, name))
@@ -215,14 +233,16 @@ class Lake:
             .start(self.path(layer, name))
         )
         query.awaitTermination()
-        self.registry.register(layer, name)
         return self.rows_added_since(layer, name, before)
 
     def rows_added_since(self, layer: str, name: str, version: int) -> int:
-        """Rows written by the table's commits after ``version``."""
-        history = DeltaTable.forPath(self.spark, self.path(layer, name)).history()
-        newer = history.filter(F.col("version") > version).select("operationMetrics").collect()
-        return sum(int((row[0] or {}).get("numOutputRows", 0)) for row in newer)
+        """Rows written by the table's commits after ``version`` (from the log: no job)."""
+        path = self.path(layer, name)
+        latest = delta_log.latest_version(self.spark, path)
+        return sum(
+            delta_log.operation_metrics(self.spark, path, v).get("numOutputRows", 0)
+            for v in range(version + 1, latest + 1)
+        )
 
     def merge(
         self,
@@ -268,12 +288,20 @@ class Lake:
             .execute()
         )
 
-    def commit_metrics(self, layer: str, name: str, *, since: int) -> dict[str, Any]:
+    def commit_metrics(self, layer: str, name: str, *, since: int) -> dict[str, int]:
         """Operation metrics of the latest commit if it is newer than version ``since``."""
-        row = DeltaTable.forPath(self.spark, self.path(layer, name)).history(1).first()
-        if row is None or int(row["version"]) <= since:
+        path = self.path(layer, name)
+        latest = delta_log.latest_version(self.spark, path)
+        if latest <= since:
             return {}
-        return dict(row["operationMetrics"] or {})
+        return delta_log.operation_metrics(self.spark, path, latest)
+
+    def rows_written(self, layer: str, name: str) -> int:
+        """Rows the table's latest commit wrote as new, not counting rows it copied from
+        rewritten files (a ``replace_where`` on a clustered table copies the other dates'
+        rows of the files it replaces)."""
+        metrics = self.commit_metrics(layer, name, since=-1)
+        return metrics.get("numOutputRows", 0) - metrics.get("numCopiedRows", 0)
 
     def distinct_values(self, layer: str, name: str, column: str) -> set[str]:
         """Distinct values of one column (small: used for ingested file names)."""

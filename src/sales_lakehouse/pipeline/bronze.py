@@ -48,7 +48,6 @@ def ingest_bronze(lake: Lake, dataset: str, progress: Progress) -> StageStats:
     """
     settings, contract = lake.settings, load_contract(dataset)
     stats = StageStats("bronze", dataset)
-    lake.ensure("bronze", dataset, bronze_schema(contract), change_feed=True)
     landed = list_files(lake.spark, settings.landing_path(dataset))
     done = lake.distinct_values("bronze", dataset, SOURCE_FILE)
     new = [item.path for item in landed if item.path not in done]
@@ -69,6 +68,8 @@ def ingest_bronze(lake: Lake, dataset: str, progress: Progress) -> StageStats:
     if frames:
         batch = reduce(DataFrame.unionByName, frames)
         txn = (f"bronze-{dataset}", int(settings.started_at.timestamp() * 1000))
-        stats.rows_in = lake.append(batch, "bronze", dataset, txn=txn)
+        stats.rows_in = lake.append(batch, "bronze", dataset, txn=txn, change_feed=True)
         progress(f"bronze {dataset}: {stats.rows_in} rows from {stats.files} files")
+    else:  # an empty table, so that later stages find the dataset
+        lake.ensure("bronze", dataset, bronze_schema(contract), change_feed=True)
     return stats

@@ -27,11 +27,12 @@ from sales_lakehouse.silver.sales import sold_lines
 
 CONSUMER = "gold"
 MARTS = ("fact_sales", "daily_sales", "product_performance", "promotion_performance")
-# Marts rebuilt by date are partitioned by it, so a rebuild replaces whole files.
-PARTITIONS: dict[str, tuple[str, ...]] = {
-    "fact_sales": ("sale_date",),
-    "daily_sales": ("sale_date",),
-    "product_performance": ("month",),
+# Marts rebuilt by date are clustered by it (files of short date ranges, no partitions),
+# so a rebuild of some dates rewrites only their files.
+CLUSTER_BY: dict[str, str] = {
+    "fact_sales": "sale_date",
+    "daily_sales": "sale_date",
+    "product_performance": "month",
 }
 
 
@@ -64,17 +65,17 @@ def touched_dates(lake: Lake, since: dict[str, int], until: dict[str, int]) -> l
 def _write_marts(lake: Lake, fact: DataFrame, dates: list[date] | None) -> dict[str, int]:
     """Write fact_sales (for ``dates`` or whole), then the marts built from the stored fact:
     daily_sales for the same dates, and the performance marts. Reading the fact back (only
-    the dates written: it is partitioned by them) instead of building it again saves a
+    the dates written: it is clustered by them) instead of building it again saves a
     second pass over silver and its joins."""
     settings, written = lake.settings, {}
 
     def write_by_date(name: str, mart: DataFrame) -> None:
         if dates is None:
-            lake.overwrite(mart, "gold", name, partition_by=PARTITIONS[name])
+            lake.overwrite(mart, "gold", name, cluster_by=CLUSTER_BY[name])
         else:
             predicate = in_dates("sale_date", dates)
-            lake.replace_where(mart, "gold", name, predicate, partition_by=PARTITIONS[name])
-        written[name] = int(lake.commit_metrics("gold", name, since=-1).get("numOutputRows", 0))
+            lake.replace_where(mart, "gold", name, predicate, cluster_by=CLUSTER_BY[name])
+        written[name] = lake.rows_written("gold", name)
 
     write_by_date("fact_sales", fact)
     stored_fact = lake.read("gold", "fact_sales")
@@ -87,7 +88,7 @@ def _write_marts(lake: Lake, fact: DataFrame, dates: list[date] | None) -> dict[
             build_product_performance(stored_fact),
             "gold",
             "product_performance",
-            partition_by=PARTITIONS["product_performance"],
+            cluster_by=CLUSTER_BY["product_performance"],
         )
     else:
         months = sorted({day.replace(day=1) for day in dates})
@@ -97,7 +98,7 @@ def _write_marts(lake: Lake, fact: DataFrame, dates: list[date] | None) -> dict[
             "gold",
             "product_performance",
             in_dates("month", months),
-            partition_by=PARTITIONS["product_performance"],
+            cluster_by=CLUSTER_BY["product_performance"],
         )
     promotions = build_promotion_performance(
         stored_fact,
@@ -107,7 +108,7 @@ def _write_marts(lake: Lake, fact: DataFrame, dates: list[date] | None) -> dict[
     )
     lake.overwrite(promotions, "gold", "promotion_performance")
     for name in ("product_performance", "promotion_performance"):
-        written[name] = int(lake.commit_metrics("gold", name, since=-1).get("numOutputRows", 0))
+        written[name] = lake.rows_written("gold", name)
     return written
 
 

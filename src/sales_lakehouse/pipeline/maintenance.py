@@ -1,18 +1,20 @@
 """Table maintenance: compact small files (OPTIMIZE) and delete unreferenced ones (VACUUM).
 
 Every run appends or MERGEs a few small files per table (bronze appends, silver MERGE,
-gold partition rewrites, the watermark and quality logs), so readers open more and more
+gold date rewrites, the watermark and quality logs), so readers open more and more
 files. OPTIMIZE rewrites them into few large ones without changing the data (change-feed
-readers skip its commits); VACUUM then deletes files no snapshot within the retention
-needs. The retention defaults to Delta's safe 7 days: a shorter one can break a reader or
-a writer still on an older snapshot, so it is refused unless explicitly allowed.
+readers skip its commits); a table clustered by a date (``silver.sales``, the date marts)
+is Z-ordered by it into files of at most 64 MiB, so its files keep short date ranges.
+VACUUM then deletes files no snapshot within the retention needs. The retention defaults
+to Delta's safe 7 days: a shorter one can break a reader or a writer still on an older
+snapshot, so it is refused unless explicitly allowed.
 
 Maintenance must not run while a pipeline stage writes (Delta's S3 log store is safe for
 one writing driver per table), so on AWS it is the last job of the pipeline's workflow.
 That workflow runs nightly and on landing events; ``min_interval_hours`` skips the tables
 maintained more recently than that. "Maintained" is read from each table's Delta history:
 its newest ``OPTIMIZE`` or ``VACUUM END`` commit. Both are needed: OPTIMIZE writes no
-commit when there is nothing to compact (a table already in one file per partition),
+commit when there is nothing to compact (a table already in one file),
 and VACUUM END is written by every VACUUM (Lake.vacuum turns Delta's VACUUM logging on,
 which Delta 3.3 leaves off on S3). A table compacted with ``vacuum=False`` that had
 nothing to compact leaves no marker, so it is simply maintained again on the next run.
@@ -32,6 +34,20 @@ from sales_lakehouse.pipeline.summary import Progress, console_progress
 # Delta's own default (delta.deletedFileRetentionDuration = 7 days).
 SAFE_RETENTION_HOURS = 168.0
 MAINTAINED_LAYERS = ("bronze", "silver", "quarantine", "gold", "meta", "quality")
+# Files of a clustered table after OPTIMIZE: Z-ordered (sorted) by the clustering column
+# and cut at this size, so that date ranges stay short (an increment rewrites few files).
+CLUSTERED_FILE_BYTES = 64 * 1024 * 1024
+
+
+def clustered_tables() -> dict[tuple[str, str], str]:
+    """(layer, name) -> clustering column of every table written in ranges of a column."""
+    from sales_lakehouse.datasets import SILVER
+    from sales_lakehouse.pipeline.gold import CLUSTER_BY
+
+    silver = {("silver", e.target): e.cluster_by for e in SILVER.values() if e.cluster_by}
+    return {**silver, **{("gold", name): column for name, column in CLUSTER_BY.items()}}
+
+
 # History operations that say a table was maintained (see the module docstring).
 MAINTENANCE_MARKERS = ("OPTIMIZE", "VACUUM END")
 
@@ -120,6 +136,7 @@ def maintain(
     )
     cutoff = now - timedelta(hours=min_interval_hours) if min_interval_hours > 0 else None
     zorder_by = zorder_by or {}
+    clustered = clustered_tables()
     results = []
     for layer, name in targets:
         last = None
@@ -136,7 +153,10 @@ def maintain(
             progress(f"maintain {layer}.{name}: skipped, maintained {age:.1f} h ago")
             continue
         before = upkeep.file_count(lake, layer, name)
-        metrics = upkeep.optimize(lake, layer, name, zorder_by=zorder_by.get((layer, name), ()))
+        column = clustered.get((layer, name))
+        order = zorder_by.get((layer, name)) or ((column,) if column else ())
+        size = CLUSTERED_FILE_BYTES if column else None
+        metrics = upkeep.optimize(lake, layer, name, zorder_by=order, max_file_bytes=size)
         if vacuum:
             upkeep.vacuum(
                 lake, layer, name, vacuum_hours, allow_short_retention=allow_short_retention

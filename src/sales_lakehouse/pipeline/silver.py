@@ -5,7 +5,7 @@ and the bronze change feed. Every write of the stage is safe to replay: quaranti
 appends carry a Delta transaction id, and MERGE rewrites only rows whose values changed.
 
 What each dataset is (its target table, version order, transforms, write mode and
-partitions) comes from the registry (``datasets.py``); this stage is generic over it. A
+clustering) comes from the registry (``datasets.py``); this stage is generic over it. A
 dataset that feeds another's table (sale events: silver.sales) is staged after that
 dataset and merged into the same table, on the same business key; which version of a row
 wins is decided by its version order (sales: the line's change time, ``silver/sales.py``),
@@ -63,6 +63,7 @@ from sales_lakehouse.silver.common import (
     validate,
 )
 from sales_lakehouse.silver.merge import (
+    Condition,
     changed_rows,
     newer_and_different,
     scd2_changed,
@@ -96,8 +97,11 @@ def _bronze_batch(lake: Lake, dataset: str, since: int | None, until: int) -> Da
 class StagedSilver:
     """One dataset's silver batch, validated and checked but not committed yet.
 
-    ``validated`` and ``rows`` are persisted until :meth:`release`; ``table`` is the view
-    of the table after the commit (what unique/referential/freshness checks judge).
+    ``validated`` and ``rows`` are persisted until :meth:`release`. ``stored`` is the
+    whole target table as the batch finds it; ``existing`` the part of it the batch can
+    touch: on an increment of a clustered target, the rows with the ``sale_date`` values of
+    the batch's keys, old or new (``within``, which also limits the MERGE). ``table`` is that part
+    after the commit: what the unique, referential and freshness checks judge.
     """
 
     entry: SilverDataset
@@ -109,8 +113,11 @@ class StagedSilver:
     validated: DataFrame | None = None
     rows: DataFrame | None = None
     quarantine: DataFrame | None = None
+    stored: DataFrame | None = None
     existing: DataFrame | None = None
+    within: Condition | None = None
     table: DataFrame | None = None
+    whole: DataFrame | None = None
     counts: RunCounts | None = None
     results: list[CheckResult] = field(default_factory=list)
 
@@ -231,6 +238,7 @@ def stage_silver(
     assert batch.table is not None and batch.counts is not None
     inputs = CheckInputs(
         table=batch.table,
+        whole=batch.whole,
         rows=batch.counts.rows_in,
         counts=batch.counts,
         references={**references(lake, contract), **staged},
@@ -269,7 +277,15 @@ def _stage_rows(lake: Lake, batch: StagedSilver) -> None:
             f"silver {dataset}: {stats.rows_in} rows in, but {stats.quarantined} quarantined + "
             f"{superseded_count} superseded + {candidates} latest"
         )
-    batch.existing = _silver_before(lake, batch)
+    batch.stored = batch.existing = _silver_before(lake, batch)
+    if not batch.from_scratch and entry.prune_by is not None:
+        # Only rows on the dates the batch's keys are on (stored or new) can change: the
+        # comparison, the checks and the MERGE read the files of those dates only.
+        column = entry.prune_by
+        touched = touched_values(shape_silver(entry, latest), batch.stored, keys, column)
+        batch.within = within_dates(column, [row[column] for row in touched.collect()])
+        if batch.within is not None:
+            batch.existing = batch.stored.filter(batch.within(F.col, F.col))
     batch.rows = changed_rows(
         latest.select(*[c for c in latest.columns if c != FAILURES]), batch.existing, keys, order
     ).persist(StorageLevel.MEMORY_AND_DISK)
@@ -280,6 +296,8 @@ def _stage_rows(lake: Lake, batch: StagedSilver) -> None:
     duplicates = superseded_count + candidates - stats.accepted
     batch.counts = RunCounts(stats.rows_in, stats.quarantined, stats.accepted, duplicates)
     batch.table = table_after(batch.existing, batch.rows, entry.target_contract)
+    if batch.existing is not batch.stored:
+        batch.whole = table_after(batch.stored, batch.rows, entry.target_contract)
 
 
 def _silver_before(lake: Lake, batch: StagedSilver) -> DataFrame:
@@ -287,10 +305,10 @@ def _silver_before(lake: Lake, batch: StagedSilver) -> DataFrame:
     rebuilt, the committed table after ``batch.before``'s rows when another source of the
     same table commits first in this run, else the committed table."""
     before = batch.before
-    if before is not None and before.rows is not None and before.existing is not None:
+    if before is not None and before.rows is not None and before.stored is not None:
         staged = shape_silver(before.entry, before.rows)
         keys = list(before.contract.business_key)
-        kept = before.existing.join(staged.select(*keys), keys, how="left_anti")
+        kept = before.stored.join(staged.select(*keys), keys, how="left_anti")
         return kept.unionByName(staged)
     if batch.from_scratch or not lake.exists("silver", batch.target):
         return _empty_silver(lake, batch.entry)
@@ -310,22 +328,22 @@ def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
             f"{dataset}: {stats.rows_in} rows in but {stats.accepted} accepted + "
             f"{stats.quarantined} quarantined + {stats.duplicates} duplicates"
         )
-    entry, target, partitions = batch.entry, batch.target, batch.entry.partitions
+    entry, target = batch.entry, batch.target
     silver_schema = output_schema("silver", target)
-    lake.ensure("silver", target, silver_schema, change_feed=True, partition_by=partitions)
-    lake.ensure("quarantine", dataset, batch.quarantine.schema)
     if batch.all_bronze:  # every bronze row was validated: the whole quarantine
         lake.overwrite(batch.quarantine, "quarantine", dataset)
     else:
         txn = (f"silver-{dataset}", batch.until)
         lake.append(batch.quarantine, "quarantine", dataset, txn=txn)
+    if not batch.from_scratch:  # merged into: it must exist (a rebuild creates it)
+        lake.ensure("silver", target, silver_schema, change_feed=True)
     if batch.from_scratch:
         silver = shape_silver(entry, batch.rows)
-        lake.overwrite(silver, "silver", target, change_feed=True, partition_by=partitions)
+        lake.overwrite(silver, "silver", target, change_feed=True, cluster_by=entry.cluster_by)
     elif entry.write == "scd2":
         _merge_history(lake, entry, batch.rows, batch.existing)
     else:
-        _upsert(lake, entry, batch.rows, batch.existing)
+        _upsert(lake, entry, batch.rows, batch.within)
     lake.watermarks.record(batch.consumer, {batch.source: batch.until})
     progress(
         f"silver {dataset}: {stats.rows_in} rows in, {stats.accepted} accepted, "
@@ -338,17 +356,12 @@ def _empty_silver(lake: Lake, entry: SilverDataset) -> DataFrame:
     return lake.spark.createDataFrame([], output_schema("silver", entry.target))
 
 
-def _upsert(lake: Lake, entry: SilverDataset, rows: DataFrame, existing: DataFrame) -> None:
+def _upsert(lake: Lake, entry: SilverDataset, rows: DataFrame, within: Condition | None) -> None:
     """MERGE a staged batch into its silver table on the business key: a stored row is
-    replaced by a newer, different version; with partitions, only the partitions the
-    batch touches are read and rewritten."""
+    replaced by a newer, different version; with ``within`` (the dates the batch
+    touches), only the files of those dates are read and rewritten."""
     silver = shape_silver(entry, rows)
     keys = list(entry.contract.business_key)
-    within = None
-    if entry.prune_by is not None:
-        column = entry.prune_by
-        touched = touched_values(silver, existing, keys, column).collect()
-        within = within_dates(column, [row[column] for row in touched])
     lake.merge(
         silver,
         "silver",

@@ -50,10 +50,12 @@ class CheckInputs:
     freshness). ``rows``: the count row_count judges (a run's batch, or the whole table).
     ``counts``: the batch accounting (quarantine_fraction, bronze_silver). ``history``:
     previous row_count observations per rule, oldest first. ``references``: tables that
-    referential checks point at, by dataset.
+    referential checks point at, by dataset. ``whole``: when ``table`` is only the part of
+    the table a batch touched (an increment), the whole table, which freshness judges.
     """
 
     table: DataFrame | None = None
+    whole: DataFrame | None = None
     rows: int = 0
     counts: RunCounts | None = None
     references: Mapping[str, DataFrame] = field(default_factory=dict)
@@ -158,7 +160,8 @@ def _table_check(
     if check.type == "referential":
         reference = inputs.references.get(check.referenced[0])
         return check_referential(table, reference, check=check, ctx=ctx, dataset=dataset, keys=keys)
-    return check_freshness(table, check, ctx, dataset, check.column or contract.event_time)
+    whole = table if inputs.whole is None else inputs.whole
+    return check_freshness(whole, check, ctx, dataset, check.column or contract.event_time)
 
 
 def evaluate_check(

@@ -170,7 +170,10 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _query(args: argparse.Namespace) -> int:
     settings = Settings.from_args(lake=args.lake)
+    from sales_lakehouse.lake.registry import TableRegistry
+
     spark = _session(settings)
+    TableRegistry(spark, settings).register_all()
     spark.sql(args.sql).show(args.limit, truncate=False)
     return 0
 

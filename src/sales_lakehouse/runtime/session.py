@@ -1,4 +1,4 @@
-"""Build the Spark session: local mode with Delta and a persistent catalog, or Glue's.
+"""Build the Spark session: local mode with Delta and an in-memory catalog, or Glue's.
 
 All Spark and Delta tuning lives here, in these dictionaries:
 
@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sales_lakehouse.config import Settings, is_local
+from sales_lakehouse.config import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -53,6 +53,10 @@ RUNTIME_CONF: dict[str, str] = {
     # latest version per key of one validated sale event took over 200 s with it, 7 s
     # without (silver.sales' event versions). It only infers extra not-null filters.
     "spark.sql.constraintPropagation.enabled": "false",
+    # Parquet timestamps as INT64 microseconds (Delta's own type), not Spark's legacy INT96:
+    # other readers (delta-rs, DuckDB, Athena) read INT96 as nanoseconds, which cannot hold
+    # silver.products' open-ended valid_to (9999-12-31); delta-rs then fails the whole read.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
 }
 
 LOCAL_CONF: dict[str, str] = {
@@ -162,34 +166,21 @@ def s3a_conf(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def local_conf(settings: Settings) -> dict[str, str]:
-    """Local-mode configuration: the Hive/Derby catalog under a local lake root, S3A for S3.
+    """Local-mode configuration: Spark's in-memory catalog, S3A when a root is on S3.
 
-    A lake on S3 gets Spark's in-memory catalog instead: Derby cannot live in a bucket, and
-    a catalog on this machine would name tables of a lake other machines write too. Its
-    names point at the tables' S3 folders; its warehouse (unused: no managed tables) is a
-    scratch folder, so that ``CREATE DATABASE`` leaves nothing in the working directory.
+    No metastore: tables are path-based, and names for SQL are made from the lake's
+    folders when a command needs them (``lake/registry.py``). A Derby metastore cost 22-30 s
+    on a fresh lake and allowed one process per lake. The warehouse (unused: no managed
+    tables) is a scratch folder, so that ``CREATE DATABASE`` leaves nothing behind.
     """
     conf = {**LOCAL_CONF, **RUNTIME_CONF}
     memory = os.environ.get("SALES_LAKEHOUSE_DRIVER_MEMORY")
     if memory:
         conf["spark.driver.memory"] = memory
-    java_opts = os.environ.get("SALES_LAKEHOUSE_JAVA_OPTS", "")
     if uses_s3(settings):
         conf.update(s3a_conf(os.environ))
-    if is_local(settings.lake):
-        catalog = settings.catalog_dir
-        conf.update(
-            {
-                "spark.sql.catalogImplementation": "hive",
-                "spark.sql.warehouse.dir": f"{catalog}/warehouse",
-                "spark.hadoop.javax.jdo.option.ConnectionURL": (
-                    f"jdbc:derby:;databaseName={catalog}/metastore_db;create=true"
-                ),
-            }
-        )
-        java_opts = f"-Dderby.system.home={catalog} {java_opts}"
-    else:
-        conf["spark.sql.warehouse.dir"] = _scratch_folder("sales-lakehouse-warehouse-")
+    conf["spark.sql.warehouse.dir"] = _scratch_folder("sales-lakehouse-warehouse-")
+    java_opts = os.environ.get("SALES_LAKEHOUSE_JAVA_OPTS", "")
     if java_opts.strip():
         conf["spark.driver.extraJavaOptions"] = java_opts.strip()
     return conf
@@ -226,8 +217,6 @@ def build_session(settings: Settings, app_name: str = "sales-lakehouse") -> Spar
     )
     for key, value in local_conf(settings).items():
         builder = builder.config(key, value)
-    if is_local(settings.lake):
-        builder = builder.enableHiveSupport()
     delta_jars = local_delta_jars()
     jars = delta_jars + (local_s3a_jars() if uses_s3(settings) else [])
     if jars:

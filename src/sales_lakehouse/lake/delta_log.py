@@ -1,0 +1,64 @@
+"""A table's version and commit metrics read straight from its ``_delta_log``, without Spark jobs.
+
+``DeltaTable.history()`` answers the same questions with a Spark job each (a DataFrame
+over the log), and a pipeline stage asked them a few dozen times: each job costs a
+scheduling round trip, which on a small increment was most of the stage. Here a version
+is one listing of the log folder and a commit's metrics one read of its JSON file,
+through the session's Hadoop file system (local folders and s3a alike).
+
+Delta writes every commit as ``<version>.json`` and keeps the newest ones (log cleanup
+only deletes files older than the latest checkpoint and the log retention), so the
+highest JSON file is the table's version.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+_COMMIT = re.compile(r"^(\d{20})\.json$")
+
+
+def _fs_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    return fs, hadoop_path
+
+
+def latest_version(spark: SparkSession, table: str) -> int:
+    """The table's latest committed version; -1 when it has no log or no commit yet."""
+    fs, log = _fs_path(spark, f"{table}/_delta_log")
+    if not fs.exists(log):
+        return -1
+    versions = [
+        int(match.group(1))
+        for status in fs.listStatus(log)
+        if (match := _COMMIT.match(str(status.getPath().getName())))
+    ]
+    return max(versions, default=-1)
+
+
+def commit_info(spark: SparkSession, table: str, version: int) -> dict[str, Any]:
+    """The ``commitInfo`` action of one commit (operation, operationMetrics, …); {} if none."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    fs, path = _fs_path(spark, f"{table}/_delta_log/{version:020d}.json")
+    reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(fs.open(path), "UTF-8"))
+    try:
+        while (line := reader.readLine()) is not None:
+            if '"commitInfo"' in line:
+                return dict(json.loads(str(line)).get("commitInfo") or {})
+    finally:
+        reader.close()
+    return {}
+
+
+def operation_metrics(spark: SparkSession, table: str, version: int) -> dict[str, int]:
+    """A commit's ``operationMetrics`` as integers (Delta stores them as strings)."""
+    metrics = commit_info(spark, table, version).get("operationMetrics") or {}
+    return {key: int(value) for key, value in metrics.items() if str(value).lstrip("-").isdigit()}
