@@ -4,7 +4,7 @@ Every run appends or MERGEs a few small files per table (bronze appends, silver 
 gold date rewrites, the watermark and quality logs), so readers open more and more
 files. OPTIMIZE rewrites them into few large ones without changing the data (change-feed
 readers skip its commits); a table clustered by a date (``silver.sales``, the date marts)
-is Z-ordered by it into files of at most 64 MiB, so its files keep short date ranges.
+is Z-ordered by it into files of at most 16 MiB, so its files keep short date ranges.
 VACUUM then deletes files no snapshot within the retention needs. The retention defaults
 to Delta's safe 7 days: a shorter one can break a reader or a writer still on an older
 snapshot, so it is refused unless explicitly allowed.
@@ -36,7 +36,7 @@ SAFE_RETENTION_HOURS = 168.0
 MAINTAINED_LAYERS = ("bronze", "silver", "quarantine", "gold", "meta", "quality")
 # Files of a clustered table after OPTIMIZE: Z-ordered (sorted) by the clustering column
 # and cut at this size, so that date ranges stay short (an increment rewrites few files).
-CLUSTERED_FILE_BYTES = 64 * 1024 * 1024
+CLUSTERED_FILE_BYTES = 16 * 1024 * 1024
 
 
 def clustered_tables() -> dict[tuple[str, str], str]:
