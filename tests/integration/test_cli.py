@@ -1,4 +1,4 @@
-"""The ``sales-lakehouse run`` command's errors, run in-process (the test session is reused)."""
+"""The CLI run in-process (the test session is reused): ``run``'s errors, ``query``, ``tables``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pyspark.sql import SparkSession
 
 from sales_lakehouse.contracts import load_contract
 from sales_lakehouse.runtime.cli import main
-from tests.integration.helpers import lake_of, write_landing_csv
+from tests.integration.conftest import FirstRun
+from tests.integration.helpers import copy_lake, lake_of, write_landing_csv
 
 pytestmark = pytest.mark.integration
 
@@ -97,3 +98,28 @@ def test_cli_errors_bad_header_file(
     assert any("quantity" in line for line in reported(second.out + second.err)), second.out
     assert lake.read("bronze", "sales").count() == len(GOOD)
     assert lake.read("silver", "sales").count() == len(GOOD)
+
+
+def test_query_and_tables_name_the_tables_of_a_copied_lake(
+    spark: SparkSession, first_run: FirstRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No metastore: `query` and `tables` find a lake's tables in its folders, so a copy of
+    a lake answers for itself (names point at the copy, not at the original)."""
+    copy = copy_lake(first_run.lake_dir, tmp_path / "copy")
+    lake = lake_of(spark, first_run.landing, copy)
+    lake.overwrite(lake.read("gold", "fact_sales").limit(3), "gold", "fact_sales")
+    capsys.readouterr()
+
+    sql = "select count(*) as copied_lines from gold.fact_sales"
+    assert main(["query", sql, "--lake", str(copy)]) == 0
+    out = capsys.readouterr().out
+    assert "copied_lines" in out and "|3           |" in out
+
+    assert main(["tables", "--lake", str(copy)]) == 0
+    listed = {
+        line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[1:]
+    }
+    original = first_run.lake.read("silver", "sales").count()
+    assert listed["gold.fact_sales"][1] == "3"
+    assert listed["silver.sales"][1] == str(original)
+    assert set(listed) >= {"bronze.sales", "quality.dq_results", "meta.watermarks"}
