@@ -125,6 +125,11 @@ def refresh_gold(lake: Lake, *, full_refresh: bool, progress: Progress) -> dict[
         or any(m is None for m in marks.values())
         or not all(lake.exists("gold", mart) for mart in MARTS)
     )
+    if not rebuild and all(until[d] <= int(marks[d] or 0) for d in DATASETS):
+        # Nothing committed to silver since the last run: decided from the Delta logs,
+        # before any table is read (a run with nothing new stays cheap).
+        progress("gold: no silver changes since the last run")
+        return {}
     # Returned lines stay in silver (flagged); the marts count sold lines only.
     sales = sold_lines(lake.read("silver", "sales", version=until["sales"]))
     products = lake.read("silver", "products", version=until["products"])

@@ -142,7 +142,7 @@ class StagedSilver:
         return f"bronze/{self.dataset}"
 
     def release(self) -> None:
-        for df in (self.rows, self.validated):
+        for df in (self.table, self.rows, self.validated):
             if df is not None:
                 df.unpersist()
 
@@ -296,6 +296,11 @@ def _stage_rows(lake: Lake, batch: StagedSilver) -> None:
     duplicates = superseded_count + candidates - stats.accepted
     batch.counts = RunCounts(stats.rows_in, stats.quarantined, stats.accepted, duplicates)
     batch.table = table_after(batch.existing, batch.rows, entry.target_contract)
+    if not batch.from_scratch:
+        # Judged by every table check (unique, each referential, ...): read from the
+        # stored table and compared with the batch once, not once per check. A rebuild's
+        # table is the persisted rows themselves.
+        batch.table = batch.table.persist(StorageLevel.MEMORY_AND_DISK)
     if batch.existing is not batch.stored:
         batch.whole = table_after(batch.stored, batch.rows, entry.target_contract)
 
