@@ -9,8 +9,11 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from sales_lakehouse.bronze.csv import bronze_schema, header_problem, to_bronze
+from sales_lakehouse.config import Settings
 from sales_lakehouse.contracts import load_contract
+from sales_lakehouse.lake import Lake
 from sales_lakehouse.lake.landing import list_files, read_csv_files, read_header
+from sales_lakehouse.pipeline.bronze import ingest_bronze
 
 SALES = load_contract("sales")
 
@@ -97,6 +100,57 @@ def test_landing_reader_flags_wrong_field_counts_and_honours_rfc4180(
 
 def test_missing_landing_folder_lists_no_files(spark: SparkSession, tmp_path: Path) -> None:
     assert list_files(spark, str(tmp_path / "nope")) == []
+
+
+def test_listing_skips_hidden_files_and_names_each_file_as_spark_records_it(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    root = tmp_path / "landing"
+    names = [
+        "x.csv",
+        "a b.csv",
+        "c%20d.csv",
+        "\u00e9t\u00e9.csv",
+        "sub/z.csv",
+        "day=1/w.csv",
+        ".hidden.csv",
+        "_tmp/y.csv",
+        ".git/q.csv",
+        "u.csv._COPYING_",
+        "notes.txt",
+    ]
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("id,name\n1,x\n", encoding="utf-8")
+    files = list_files(spark, str(root))
+    listed = [f.path.removeprefix(f"file:{root}/") for f in files]
+    assert listed == sorted(
+        ["x.csv", "a b.csv", "c%20d.csv", "\u00e9t\u00e9.csv", "sub/z.csv", "day=1/w.csv"]
+    )
+    assert all(f.size == len("id,name\n1,x\n") for f in files)
+    # What Spark records for each file read by its path (bronze's _source_file) is the
+    # listing's `source`: escaped, unlike the path (a space is %20, a % is %25).
+    read = read_csv_files(spark, [f.path for f in files], ["id", "name"])
+    recorded = sorted(row[0] for row in read.select("_source_file").distinct().collect())
+    assert recorded == sorted(f.source for f in files)
+    assert f"file:{root}/a%20b.csv" in recorded and f"file:{root}/c%2520d.csv" in recorded
+
+
+def test_a_file_named_with_a_space_is_ingested_once(spark: SparkSession, tmp_path: Path) -> None:
+    landing = tmp_path / "landing" / "products"
+    landing.mkdir(parents=True)
+    contract = load_contract("products")
+    header = ",".join(contract.column_names)
+    (landing / "2025-01-01 products export.csv").write_text(
+        header + "\n" + ",".join("1" for _ in contract.column_names) + "\n", encoding="utf-8"
+    )
+    settings = Settings(landing=str(tmp_path / "landing"), lake=str(tmp_path / "lake"))
+    lake = Lake(spark, settings)
+    first = ingest_bronze(lake, "products", lambda _: None)
+    second = ingest_bronze(lake, "products", lambda _: None)
+    assert (first.files, first.rows_in) == (1, 1)
+    assert (second.files, second.rows_in) == (0, 0)
+    assert lake.read("bronze", "products").count() == 1
 
 
 def test_read_header_reads_the_first_line_only_with_csv_quoting(

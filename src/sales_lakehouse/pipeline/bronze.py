@@ -50,7 +50,9 @@ def ingest_bronze(lake: Lake, dataset: str, progress: Progress) -> StageStats:
     stats = StageStats("bronze", dataset)
     landed = list_files(lake.spark, settings.landing_path(dataset))
     done = lake.distinct_values("bronze", dataset, SOURCE_FILE)
-    new = [item.path for item in landed if item.path not in done]
+    # Compared as Spark records a file (URI-escaped): a name with a space or a % is
+    # found as ingested, not taken again on every run.
+    new = [item.path for item in landed if item.source not in done]
     progress(f"bronze {dataset}: {len(landed)} files landed, {len(new)} new")
     groups = _group_by_header(lake, new, stats)
     for path, reason in stats.rejected_files:
