@@ -13,6 +13,8 @@ DELTA_JARS := $(M2)/io/delta/delta-spark_2.12/$(DELTA_VERSION)/delta-spark_2.12-
 HADOOP_VERSION := 3.3.4
 AWS_SDK_VERSION := 1.12.262
 HADOOP_AWS_JAR := $(M2)/org/apache/hadoop/hadoop-aws/$(HADOOP_VERSION)/hadoop-aws-$(HADOOP_VERSION).jar
+JDBC_VERSION := 3.5.6
+JDBC_JAR := $(M2)/org/mariadb/jdbc/mariadb-java-client/$(JDBC_VERSION)/mariadb-java-client-$(JDBC_VERSION).jar
 AWS_SDK_JAR := $(M2)/com/amazonaws/aws-java-sdk-bundle/$(AWS_SDK_VERSION)/aws-java-sdk-bundle-$(AWS_SDK_VERSION).jar
 LANDING ?= landing
 LAKE ?= lakehouse
@@ -20,7 +22,7 @@ LINES ?= 50000
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help demo test test-fast test-pure lint format jars java venv clean infra-tools infra-check bench package
+.PHONY: help demo test test-fast test-pure lint format jars java venv mariadb clean infra-tools infra-check bench package
 
 help:
 	@echo "make demo   generate sample data and run the whole pipeline into ./$(LAKE)"
@@ -57,6 +59,12 @@ $(DELTA_JARS):
 	else echo "note: Maven not found; Spark will fetch the Delta jars with Ivy on first start"; fi
 
 # hadoop-aws and the AWS SDK bundle (~280 MB) for s3a: only a local run on S3 needs them.
+# The MariaDB Connector/J JDBC driver for the order-database extract (docs/oltp.md).
+$(JDBC_JAR):
+	@if command -v mvn >/dev/null 2>&1; then \
+	  mvn -q -B dependency:get -Dartifact=org.mariadb.jdbc:mariadb-java-client:$(JDBC_VERSION) -Dtransitive=false; \
+	else echo "note: Maven not found; the JDBC driver is needed only for the database extract"; fi
+
 $(HADOOP_AWS_JAR):
 	@if command -v mvn >/dev/null 2>&1; then \
 	  mvn -q -B dependency:get -Dartifact=org.apache.hadoop:hadoop-aws:$(HADOOP_VERSION) -Dtransitive=false; \
@@ -67,23 +75,32 @@ $(AWS_SDK_JAR):
 	  mvn -q -B dependency:get -Dartifact=com.amazonaws:aws-java-sdk-bundle:$(AWS_SDK_VERSION) -Dtransitive=false; \
 	else echo "note: Maven not found; the AWS SDK bundle is needed only to run locally against S3"; fi
 
-jars: $(DELTA_JARS) $(HADOOP_AWS_JAR) $(AWS_SDK_JAR)
+jars: $(DELTA_JARS) $(JDBC_JAR) $(HADOOP_AWS_JAR) $(AWS_SDK_JAR)
 
 demo: java venv jars
 	$(BIN)/sales-lakehouse generate --landing $(LANDING) --lines $(LINES)
 	$(BIN)/sales-lakehouse run --landing $(LANDING) --lake $(LAKE)
 	$(BIN)/sales-lakehouse query "select sale_date, sum(net_amount) as net_amount, sum(units) as units from gold.daily_sales group by sale_date order by sale_date desc limit 7" --lake $(LAKE)
 
-test: java venv jars
+test: java venv jars mariadb
 	$(BIN)/pytest
+
+# The order-database tests (tests/oltp) start their own MariaDB server: install it when it
+# is missing and this user can (root with apt-get, as in CI); otherwise they say why.
+mariadb:
+	@if command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing mariadb-server (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null; \
+	else echo "note: no MariaDB server here and no way to install it (root + apt-get): the order-database tests will be skipped"; fi
 
 # The fast tier: no pipeline runs, no moto server, no s3a jars (Spark unit tests included).
 test-fast: java venv jars
-	$(BIN)/pytest -m "not integration and not aws"
+	$(BIN)/pytest -m "not integration and not aws and not oltp"
 
 # Pure Python only: no JVM is started (contracts, template, deploy, Lambda code, generator).
 test-pure: venv
-	$(BIN)/pytest -m "not spark and not integration and not aws"
+	$(BIN)/pytest -m "not spark and not integration and not aws and not oltp"
 
 # Benchmark: generate SCALE sales lines, time every stage, verify against DuckDB (docs/benchmark.md).
 SCALE ?= 3000000

@@ -94,8 +94,43 @@ def _parser() -> argparse.ArgumentParser:
     produce.add_argument("--seed", type=int, default=7)
     produce.add_argument("--endpoint-url", help="AWS endpoint, e.g. a local moto server")
     produce.add_argument("--region", help="AWS region (default: from the AWS config/env)")
+    _add_oltp_commands(commands)
     _add_release_commands(commands)
     return parser
+
+
+def _add_oltp_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``oltp fill`` and ``extract``: the order database as a source (docs/oltp.md)."""
+    dsn_help = "mysql://USER:PASSWORD@HOST:PORT/DATABASE (default $SALES_LAKEHOUSE_OLTP_DSN)"
+    oltp = commands.add_parser("oltp", help="the order database: fill it like a live store")
+    actions = oltp.add_subparsers(dest="action", required=True)
+    fill = actions.add_parser("fill", help="create the tables, place orders, then change them")
+    fill.add_argument("--dsn", help=dsn_help)
+    fill.add_argument("--orders", type=int, default=0, help="orders to place first (default 0)")
+    fill.add_argument("--rate", type=float, default=0.0, help="then N changes a second")
+    fill.add_argument("--duration", type=float, default=0.0, help="for S seconds")
+    fill.add_argument(
+        "--products", type=Path, help="products CSV (or folder) to sell (default: P00001-P00200)"
+    )
+    fill.add_argument("--seed", type=int, help="random seed (default: a new one)")
+
+    extract = commands.add_parser(
+        "extract", help="land the order database's changes as Parquet under <landing>/oltp/"
+    )
+    extract.add_argument("--dsn", help=dsn_help)
+    extract.add_argument("--landing", help="landing root (default ./landing)")
+    extract.add_argument(
+        "--table", action="append", dest="tables", help="only this table (repeatable)"
+    )
+    extract.add_argument(
+        "--lookback-minutes",
+        type=float,
+        default=15.0,
+        help="re-read this window before the cursor for late commits (default 15)",
+    )
+    extract.add_argument(
+        "--partitions", type=int, default=4, help="parallel reads of a full load (default 4)"
+    )
 
 
 def _add_release_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -295,6 +330,45 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _oltp(args: argparse.Namespace) -> int:
+    from sales_lakehouse.oltp.dsn import Dsn
+    from sales_lakehouse.oltp.fill import fill, read_catalogue
+
+    catalogue = read_catalogue(args.products) if args.products else None
+    stats = fill(
+        Dsn.parse(args.dsn),
+        orders=args.orders,
+        rate=args.rate,
+        duration=args.duration,
+        catalogue=catalogue,
+        seed=args.seed,
+    )
+    print(stats.line())
+    return 0
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from sales_lakehouse.oltp.dsn import Dsn
+    from sales_lakehouse.pipeline.extract import TABLES, extract_oltp
+
+    dsn = Dsn.parse(args.dsn)
+    if args.lookback_minutes < 0:
+        raise ValueError("--lookback-minutes must not be negative")
+    settings = Settings.from_args(landing=args.landing)
+    extract_oltp(
+        _session(settings),
+        settings,
+        dsn,
+        tables=args.tables or tuple(TABLES),
+        lookback=timedelta(minutes=args.lookback_minutes),
+        partitions=args.partitions,
+        progress=lambda line: print(line, flush=True),
+    )
+    return 0
+
+
 COMMANDS = {
     "run": _run,
     "generate": _generate,
@@ -303,6 +377,8 @@ COMMANDS = {
     "quality": _quality,
     "maintain": _maintain,
     "produce": _produce,
+    "oltp": _oltp,
+    "extract": _extract,
     "package": _package,
     "deploy": _deploy,
 }

@@ -101,6 +101,8 @@ DELTA_ARTIFACTS = (
 )
 # hadoop-aws must match pyspark's own Hadoop (3.3.4), and the SDK bundle the version
 # hadoop-aws 3.3.4 was built with (hadoop-project 3.3.4: aws-java-sdk 1.12.262).
+# The MariaDB Connector/J JDBC driver (MySQL and MariaDB servers): the extract's reader.
+JDBC_ARTIFACTS = (("org/mariadb/jdbc/mariadb-java-client", "mariadb-java-client", "3.5.6"),)
 S3A_ARTIFACTS = (
     ("org/apache/hadoop/hadoop-aws", "hadoop-aws", "3.3.4"),
     ("com/amazonaws/aws-java-sdk-bundle", "aws-java-sdk-bundle", "1.12.262"),
@@ -126,6 +128,12 @@ def local_delta_jars() -> list[str]:
     """Delta's jars in the local Maven repository (``make jars`` puts them there), if all are."""
     jars = _maven_jars(DELTA_ARTIFACTS)
     return [str(jar) for jar in jars] if all(jar.is_file() for jar in jars) else []
+
+
+def local_jdbc_jars() -> list[str]:
+    """The JDBC driver from the local Maven repository (``make jars``), if it is there: a
+    session without it runs everything but the database extract, which then says so."""
+    return [str(jar) for jar in _maven_jars(JDBC_ARTIFACTS) if jar.is_file()]
 
 
 def uses_s3(settings: Settings) -> bool:
@@ -180,9 +188,10 @@ def local_conf(settings: Settings) -> dict[str, str]:
     if uses_s3(settings):
         conf.update(s3a_conf(os.environ))
     conf["spark.sql.warehouse.dir"] = _scratch_folder("sales-lakehouse-warehouse-")
+    # The JVM in UTC, as on Glue: the JDBC driver reads the order database's DATETIME
+    # (UTC) values in the JVM's default time zone (pipeline/extract.py).
     java_opts = os.environ.get("SALES_LAKEHOUSE_JAVA_OPTS", "")
-    if java_opts.strip():
-        conf["spark.driver.extraJavaOptions"] = java_opts.strip()
+    conf["spark.driver.extraJavaOptions"] = f"-Duser.timezone=UTC {java_opts}".strip()
     return conf
 
 
@@ -218,7 +227,7 @@ def build_session(settings: Settings, app_name: str = "sales-lakehouse") -> Spar
     for key, value in local_conf(settings).items():
         builder = builder.config(key, value)
     delta_jars = local_delta_jars()
-    jars = delta_jars + (local_s3a_jars() if uses_s3(settings) else [])
+    jars = delta_jars + local_jdbc_jars() + (local_s3a_jars() if uses_s3(settings) else [])
     if jars:
         builder = builder.config("spark.jars", ",".join(jars))
     if not delta_jars:  # resolve io.delta:delta-spark with Ivy from Maven Central
