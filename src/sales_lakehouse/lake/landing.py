@@ -89,6 +89,28 @@ def list_files(spark: SparkSession, folder: str, suffix: str = ".csv") -> list[L
     return sorted(found)
 
 
+def completed(spark: SparkSession, folders: set[str], marker: str = "_SUCCESS") -> set[str]:
+    """The ``folders`` holding ``marker``: written to the end by a Spark job's commit."""
+    from py4j.protocol import Py4JJavaError
+
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    done = set()
+    try:
+        for folder in folders:
+            path = jvm.org.apache.hadoop.fs.Path(folder, marker)
+            if path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(path):
+                done.add(folder)
+    except Py4JJavaError as error:
+        raise OSError(str(error.java_exception.toString())) from None
+    return done
+
+
+def read_parquet_files(spark: SparkSession, paths: list[str]) -> DataFrame:
+    """Rows of Parquet files of one schema, plus the source file (as ``_metadata``)."""
+    return spark.read.parquet(*paths).withColumn(SOURCE_FILE, F.col("_metadata.file_path"))
+
+
 def read_header(spark: SparkSession, path: str) -> list[str]:
     """The header row of one CSV file, as written but without a byte order mark (an empty
     file gives []).

@@ -9,6 +9,7 @@ from sales_lakehouse.contracts import DATASETS
 from sales_lakehouse.lake import Lake
 from sales_lakehouse.pipeline.bronze import ingest_bronze
 from sales_lakehouse.pipeline.bronze_events import ingest_events_bronze
+from sales_lakehouse.pipeline.bronze_oltp import ingest_oltp_bronze
 from sales_lakehouse.pipeline.gold import CONSUMER as GOLD_CONSUMER
 from sales_lakehouse.pipeline.gold import MARTS, refresh_gold
 from sales_lakehouse.pipeline.quality import check_gold
@@ -63,6 +64,8 @@ def run(
         events = ingest_events_bronze(lake, progress) if "sales" in datasets else None
         if events is not None:
             summary.stats.append(events)
+        if "sales" in datasets:  # the order database's extracts, when any landed
+            summary.stats += ingest_oltp_bronze(lake, progress)
     if stage in ("silver", "all"):
         # All datasets are staged and checked before any of them is committed.
         for stats in run_silver(lake, datasets, full_refresh=full_refresh, progress=progress):
