@@ -7,7 +7,7 @@ transform module, and an entry here, not edits spread over the stages.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,12 +15,14 @@ from pyspark.sql import DataFrame
 
 from sales_lakehouse.contracts import Contract, load_contract
 from sales_lakehouse.silver.common import INGEST_ORDER
+from sales_lakehouse.silver.oltp import LINES, ORDERS, order_line_states
 from sales_lakehouse.silver.products import build_product_versions
 from sales_lakehouse.silver.promotions import to_silver_promotions
 from sales_lakehouse.silver.sales import (
     SALES_ORDER,
     batch_lines,
     event_lines,
+    oltp_lines,
     to_silver_sales,
 )
 
@@ -28,6 +30,8 @@ from sales_lakehouse.silver.sales import (
 Shape = Callable[[DataFrame, Contract], DataFrame]
 # (stored versions of the touched history keys, new versions, contract) -> all versions
 History = Callable[[DataFrame, DataFrame, Contract], DataFrame]
+# (the batch's new bronze rows per table, every bronze row per table) -> the dataset's rows
+Combine = Callable[[Mapping[str, DataFrame], Mapping[str, DataFrame]], DataFrame]
 
 
 def _as_is(rows: DataFrame, _contract: Contract) -> DataFrame:
@@ -51,7 +55,11 @@ class SilverDataset:
       ``history_key`` is rebuilt by ``history`` from the stored and the new versions,
       then MERGEd);
     - ``cluster_by``: the column the target's files are written in ranges of; an
-      increment's MERGE and checks are limited to the values its keys have there.
+      increment's MERGE and checks are limited to the values its keys have there;
+    - ``sources`` and ``combine``: a dataset made of several bronze tables (the order
+      database's orders and lines): ``combine`` turns their new and stored rows into the
+      dataset's rows, in bronze's shape. Without them the dataset's rows are
+      ``bronze.<name>``'s.
     """
 
     name: str
@@ -63,6 +71,13 @@ class SilverDataset:
     history_key: tuple[str, ...] = ()
     history: History | None = None
     cluster_by: str | None = None
+    sources: tuple[str, ...] = ()
+    combine: Combine | None = None
+
+    @property
+    def bronze_tables(self) -> tuple[str, ...]:
+        """The bronze tables the dataset's rows come from."""
+        return self.sources or (self.name,)
 
     @property
     def contract(self) -> Contract:
@@ -112,6 +127,17 @@ SILVER: dict[str, SilverDataset] = {
             versions=event_lines,
             shape=to_silver_sales,
             cluster_by="sale_date",
+        ),
+        # The order database: lines with their order's header, merged like sale events.
+        SilverDataset(
+            "oltp_sales",
+            target="sales",
+            version_order=SALES_ORDER,
+            versions=oltp_lines,
+            shape=to_silver_sales,
+            cluster_by="sale_date",
+            sources=(ORDERS, LINES),
+            combine=order_line_states,
         ),
     )
 }

@@ -106,7 +106,7 @@ class StagedSilver:
 
     entry: SilverDataset
     stats: StageStats
-    until: int
+    until: dict[str, int]  # bronze table -> the version the batch reads up to
     from_scratch: bool
     all_bronze: bool = False
     before: StagedSilver | None = None
@@ -138,8 +138,14 @@ class StagedSilver:
         return self.entry.target
 
     @property
-    def source(self) -> str:
-        return f"bronze/{self.dataset}"
+    def watermarks(self) -> dict[str, int]:
+        """What the commit records as processed: ``bronze/<table>`` -> version."""
+        return {f"bronze/{table}": version for table, version in self.until.items()}
+
+    @property
+    def txn_version(self) -> int:
+        """Grows with every batch (bronze versions only grow): the quarantine append's."""
+        return sum(max(version, 0) for version in self.until.values())
 
     def release(self) -> None:
         for df in (self.table, self.rows, self.validated):
@@ -165,7 +171,7 @@ def run_silver(
         entry.name
         for target in list(order)
         for entry in feeding(target)
-        if lake.exists("bronze", entry.name)
+        if all(lake.exists("bronze", table) for table in entry.bronze_tables)
     ]
     try:
         for dataset in order:
@@ -211,8 +217,12 @@ def stage_silver(
     """
     entry = silver_dataset(dataset)
     contract = entry.contract
-    until = lake.version("bronze", dataset)
-    since = None if full_refresh else lake.watermarks.get(f"silver_{dataset}", f"bronze/{dataset}")
+    tables = entry.bronze_tables
+    until = {table: lake.version("bronze", table) for table in tables}
+    since = {
+        table: None if full_refresh else lake.watermarks.get(f"silver_{dataset}", f"bronze/{table}")
+        for table in tables
+    }
     # Rebuilt from scratch on a full refresh or when there is no table yet; otherwise
     # merged (also when the watermark is missing: another source may have rows there).
     from_scratch = full_refresh or not lake.exists("silver", entry.target)
@@ -223,13 +233,19 @@ def stage_silver(
         StageStats("silver", dataset),
         until,
         from_scratch,
-        all_bronze=since is None,
+        all_bronze=all(version is None for version in since.values()),
         before=before,
     )
-    if until < 0 or since == until:
+    if any(version < 0 for version in until.values()) or since == until:
         return batch
+    new = {table: _bronze_batch(lake, table, since[table], until[table]) for table in tables}
+    if entry.combine is None:
+        rows = new[dataset]
+    else:  # several bronze tables: their new rows and everything stored up to the batch
+        stored = {table: lake.read("bronze", table, version=until[table]) for table in tables}
+        rows = entry.combine(new, stored)
     defaults = {"currency": lake.settings.default_currency}
-    validated = validate(_bronze_batch(lake, dataset, since, until), contract, defaults)
+    validated = validate(rows, contract, defaults)
     batch.validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
     batch.results = _count_validated(batch.validated, contract, batch.stats, ctx)
     if blocking(batch.results):
@@ -338,7 +354,7 @@ def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
     if batch.all_bronze:  # every bronze row was validated: the whole quarantine
         lake.overwrite(batch.quarantine, "quarantine", dataset)
     else:
-        txn = (f"silver-{dataset}", batch.until)
+        txn = (f"silver-{dataset}", batch.txn_version)
         lake.append(batch.quarantine, "quarantine", dataset, txn=txn)
     if not batch.from_scratch:  # merged into: it must exist (a rebuild creates it)
         lake.ensure("silver", target, silver_schema, change_feed=True)
@@ -349,7 +365,7 @@ def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
         _merge_history(lake, entry, batch.rows, batch.existing)
     else:
         _upsert(lake, entry, batch.rows, batch.within)
-    lake.watermarks.record(batch.consumer, {batch.source: batch.until})
+    lake.watermarks.record(batch.consumer, batch.watermarks)
     progress(
         f"silver {dataset}: {stats.rows_in} rows in, {stats.accepted} accepted, "
         f"{stats.quarantined} quarantined, {stats.duplicates} duplicates"

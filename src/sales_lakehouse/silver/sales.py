@@ -20,6 +20,8 @@ from sales_lakehouse.silver.common import ROW_HASH, silver_columns
 
 LINE_STATUS = "line_status"
 SOLD, RETURNED = "sold", "returned"
+# Lines of the order database: the order cancelled, or the line removed from its order.
+CANCELLED, DELETED = "cancelled", "deleted"
 CHANGED_AT, EVENT_ID = "_changed_at", "_event_id"
 # Newest version of a sale line first: change time, then ingest, then file name.
 SALES_ORDER: tuple[str, ...] = (CHANGED_AT, "_ingested_at", "_source_file")
@@ -70,6 +72,25 @@ def event_lines(validated: DataFrame, contract: Contract) -> DataFrame:
     return _line_version(lines, contract)
 
 
+def oltp_lines(validated: DataFrame, contract: Contract) -> DataFrame:
+    """Validated order-database line states as sale-line versions (``contract``: sales).
+
+    A deleted line is ``deleted``, a line of a cancelled order ``cancelled``, any other
+    ``sold``. The change time is the later ``updated_at`` of the line and its order.
+    """
+    status = (
+        F.when(F.col("deleted"), F.lit(DELETED))
+        .when(F.col("status") == F.lit("cancelled"), F.lit(CANCELLED))
+        .otherwise(F.lit(SOLD))
+    )
+    lines = (
+        validated.withColumn(LINE_STATUS, status)
+        .withColumnRenamed("updated_at", CHANGED_AT)
+        .withColumn(EVENT_ID, F.lit(None).cast("string"))
+    )
+    return _line_version(lines, contract)
+
+
 def to_silver_sales(latest: DataFrame, contract: Contract) -> DataFrame:
     """The silver sales contract: validated contract columns, amounts, status, lineage.
 
@@ -88,5 +109,5 @@ def to_silver_sales(latest: DataFrame, contract: Contract) -> DataFrame:
 
 
 def sold_lines(sales: DataFrame) -> DataFrame:
-    """The silver sale lines gold counts: every line not returned."""
+    """The silver sale lines gold counts: every line not returned, cancelled or deleted."""
     return sales.filter(F.col(LINE_STATUS) == F.lit(SOLD))
