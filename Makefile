@@ -22,7 +22,7 @@ LINES ?= 50000
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help demo test test-fast test-pure lint format jars java venv mariadb clean infra-tools infra-check bench package
+.PHONY: help demo test test-fast test-pure lint format jars java venv mariadb bench-oltp clean infra-tools infra-check bench package
 
 help:
 	@echo "make demo   generate sample data and run the whole pipeline into ./$(LAKE)"
@@ -31,6 +31,7 @@ help:
 	@echo "make lint   ruff + mypy"
 	@echo "make package  wheel, Lambda zip, job scripts and template into dist/ (docs/aws.md)"
 	@echo "make bench  benchmark (SCALE=3000000): stage times, increments, memory, verified"
+	@echo "make bench-oltp  the order-database extract's rows/s (OLTP_LINES=1000000)"
 
 java:
 	@command -v java >/dev/null 2>&1 || { echo "error: Java 17 is required but 'java' is not on PATH (install OpenJDK 17 or set JAVA_HOME)"; exit 1; }
@@ -106,6 +107,11 @@ test-pure: venv
 SCALE ?= 3000000
 bench: java venv jars
 	$(BIN)/python -m bench --scale $(SCALE)
+
+# The order-database extract's rows/s on a throwaway MariaDB server (docs/oltp.md).
+OLTP_LINES ?= 1000000
+bench-oltp: java venv jars mariadb
+	$(BIN)/python -m bench.oltp --lines $(OLTP_LINES)
 
 lint: venv infra-check
 	$(BIN)/ruff check src tests jobs

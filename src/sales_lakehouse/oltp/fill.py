@@ -152,6 +152,7 @@ class OrderSystem:
         self.db = connection
         self.catalogue = catalogue
         self.rng = random.Random(seed)
+        self._next: int | None = None  # the next order number, read once from the database
 
     def create_tables(self) -> None:
         with self.db.cursor() as cursor:
@@ -160,6 +161,10 @@ class OrderSystem:
         self.db.commit()
 
     def _next_number(self, cursor: Any) -> int:
+        """The next order number: read from the database once, then counted here (one
+        writer at a time places orders: the fill Lambda runs with a concurrency of 1)."""
+        if self._next is not None:
+            return self._next
         cursor.execute(
             "SELECT COALESCE(MAX(CAST(SUBSTRING(order_id, %s) AS UNSIGNED)), 0) FROM orders "
             "WHERE order_id LIKE %s",
@@ -209,6 +214,7 @@ class OrderSystem:
                 lines,
             )
         self.db.commit()
+        self._next = number + count
         stats.orders += len(orders)
         stats.lines += len(lines)
 

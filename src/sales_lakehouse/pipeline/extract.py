@@ -7,7 +7,7 @@ For each table (``orders``, ``order_lines``), one extract:
 2. reads ``MAX(updated_at)`` as the upper bound ``high``;
 3. reads the rows with ``updated_at <= high`` and, after the first extract, ``updated_at >
    cursor - lookback``. The first extract is a full, parallel read: one connection per
-   slice ``MOD(CRC32(order_id), N)`` of the key. The look-back re-reads a window before the
+   range of the key, cut at its quantiles. The look-back re-reads a window before the
    cursor, so a row committed late with an older ``updated_at`` (a long transaction) is
    still caught; rows read twice are identical versions, which silver counts as
    duplicates. A row changed during the extract gets an ``updated_at`` above ``high`` and
@@ -164,9 +164,7 @@ def _extract_table(
         since = (previous - lookback).strftime(_TS_FORMAT)
         where += f" AND `{CURSOR_COLUMN}` > '{since}'"
     slices = partitions if previous is None else 1
-    predicates = [
-        f"{where} AND MOD(CRC32(`{table.slice_by}`), {slices}) = {index}" for index in range(slices)
-    ]
+    predicates = [" AND ".join((where, *bounds)) for bounds in _key_ranges(source, table, slices)]
     rows = source.read(table.name, predicates).select(
         "*",
         _op(table, previous).alias(OP),
@@ -200,6 +198,37 @@ def _extract_table(
     stats.seconds = time.monotonic() - started
     progress(stats.line())
     return stats
+
+
+def _key_ranges(source: JdbcSource, table: OltpTable, slices: int) -> list[tuple[str, ...]]:
+    """``slices`` ranges of the key column, cut at its quantiles: each slice is one range
+    scan of the primary key's index (a hash slice such as ``MOD(CRC32(key), N)`` cannot use
+    the index, so every connection would scan the whole table)."""
+    if slices == 1:
+        return [()]
+    column = f"`{table.slice_by}`"
+    rows = source.query(
+        f"SELECT k FROM (SELECT {column} AS k, ROW_NUMBER() OVER (ORDER BY {column}) AS rn, "
+        f"COUNT(*) OVER () AS n FROM `{table.name}`) s "
+        f"WHERE MOD(rn, CEIL(n / {slices})) = 0 ORDER BY k"
+    ).collect()
+    cuts = sorted({str(row["k"]) for row in rows})[: slices - 1]
+    ranges: list[tuple[str, ...]] = []
+    lower: str | None = None
+    for cut in [*cuts, None]:
+        bounds = []
+        if lower is not None:
+            bounds.append(f"{column} >= {_literal(lower)}")
+        if cut is not None:
+            bounds.append(f"{column} < {_literal(cut)}")
+        ranges.append(tuple(bounds))
+        lower = cut
+    return ranges
+
+
+def _literal(value: str) -> str:
+    """A MySQL string literal (quotes and backslashes escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _high(source: JdbcSource, table: str) -> str | None:
