@@ -30,8 +30,9 @@ from sales_lakehouse.silver.sales import (
 Shape = Callable[[DataFrame, Contract], DataFrame]
 # (stored versions of the touched history keys, new versions, contract) -> all versions
 History = Callable[[DataFrame, DataFrame, Contract], DataFrame]
-# (the batch's new bronze rows per table, every bronze row per table) -> the dataset's rows
-Combine = Callable[[Mapping[str, DataFrame], Mapping[str, DataFrame]], DataFrame]
+# (the batch's new bronze rows per table, every bronze row per table, the dataset's
+# contract) -> the dataset's rows
+Combine = Callable[[Mapping[str, DataFrame], Mapping[str, DataFrame], Contract], DataFrame]
 
 
 def _as_is(rows: DataFrame, _contract: Contract) -> DataFrame:

@@ -243,7 +243,7 @@ def stage_silver(
         rows = new[dataset]
     else:  # several bronze tables: their new rows and everything stored up to the batch
         stored = {table: lake.read("bronze", table, version=until[table]) for table in tables}
-        rows = entry.combine(new, stored)
+        rows = entry.combine(new, stored, contract)
     defaults = {"currency": lake.settings.default_currency}
     validated = validate(rows, contract, defaults)
     batch.validated = validated.persist(StorageLevel.MEMORY_AND_DISK)

@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 
 from sales_lakehouse.bronze.csv import SOURCE_FILE
 from sales_lakehouse.bronze.oltp import EXTRACTED_AT
+from sales_lakehouse.contracts import Contract
 
 ORDERS, LINES = "oltp_orders", "oltp_order_lines"
 ORDER_KEY = ("order_id",)
@@ -48,11 +49,15 @@ def latest_versions(rows: DataFrame, keys: tuple[str, ...]) -> DataFrame:
     )
 
 
-def order_line_states(new: Mapping[str, DataFrame], stored: Mapping[str, DataFrame]) -> DataFrame:
+def order_line_states(
+    new: Mapping[str, DataFrame], stored: Mapping[str, DataFrame], contract: Contract
+) -> DataFrame:
     """The current state of every line of the orders touched by ``new`` bronze rows.
 
     ``new``: the bronze rows of the batch per table; ``stored``: every bronze row per table
-    up to the batch. Returns ``oltp_sales`` contract columns (text) with bronze's lineage.
+    up to the batch. Returns ``contract``'s columns (``oltp_sales``, as text): a header
+    column from the order, ``updated_at`` the later of the two, the rest from the line;
+    then bronze's lineage.
     """
     touched = new[ORDERS].select(*ORDER_KEY).union(new[LINES].select(*ORDER_KEY)).distinct()
     orders = latest_versions(stored[ORDERS].join(touched, list(ORDER_KEY), "left_semi"), ORDER_KEY)
@@ -67,22 +72,14 @@ def order_line_states(new: Mapping[str, DataFrame], stored: Mapping[str, DataFra
     changed = F.greatest(
         F.col("updated_at").cast("timestamp"), F.col("__o_updated_at").cast("timestamp")
     )
+    columns = [
+        changed.cast("string").alias(name)
+        if name == "updated_at"
+        else F.col(f"__o_{name}" if name in HEADER else name).alias(name)
+        for name in contract.column_names
+    ]
     return joined.select(
-        "order_id",
-        "line_number",
-        F.col("__o_order_ts").alias("order_ts"),
-        F.col("__o_store_id").alias("store_id"),
-        F.col("__o_customer_id").alias("customer_id"),
-        "product_id",
-        "quantity",
-        "unit_price",
-        "discount_amount",
-        "promotion_id",
-        F.col("__o_channel").alias("channel"),
-        F.col("__o_currency").alias("currency"),
-        F.col("__o_status").alias("status"),
-        "deleted",
-        changed.cast("string").alias("updated_at"),
+        *columns,
         "_extra",
         "_is_malformed",
         "_raw_line",
