@@ -1,11 +1,15 @@
-"""The order database's connection string: parsed, turned into a JDBC URL, never leaked."""
+"""The order database without a server: its connection string (parsed, turned into a JDBC URL,
+never leaked), its DDL and the catalogue the fill sells."""
 
 from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from sales_lakehouse.oltp.dsn import Dsn
-from sales_lakehouse.oltp.fill import ddl_statements
+from sales_lakehouse.oltp.fill import Product, ddl_statements, read_catalogue
 
 
 def test_a_dsn_gives_the_jdbc_url_spark_needs_for_its_mysql_dialect() -> None:
@@ -49,3 +53,17 @@ def test_the_ddl_creates_both_tables_with_their_cursor_indexes() -> None:
     assert [s.split("(")[0].split()[-1] for s in statements] == ["orders", "order_lines"]
     assert "KEY ix_orders_cursor (updated_at, order_id)" in statements[0]
     assert "KEY ix_order_lines_cursor (updated_at, order_id, line_number)" in statements[1]
+
+
+def test_the_fill_sells_the_latest_price_of_each_landed_product(tmp_path: Path) -> None:
+    (tmp_path / "2025-01-01_products.csv").write_text(
+        "product_id,sku,list_price\nP00001,A,10.00\nP00002,B,not-a-price\nP00003,C,0\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "2025-02-01_products.csv").write_text(
+        "product_id,sku,list_price\nP00001,A,12.50\n", encoding="utf-8"
+    )
+    assert read_catalogue(tmp_path) == [Product("P00001", Decimal("12.50"))]
+    (tmp_path / "empty.csv").write_text("product_id,list_price\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="no products with product_id and list_price"):
+        read_catalogue(tmp_path / "empty.csv")
