@@ -21,6 +21,7 @@ from sales_lakehouse.oltp.dsn import Dsn
 from sales_lakehouse.oltp.fill import fill
 from sales_lakehouse.pipeline import run
 from sales_lakehouse.pipeline.extract import extract_oltp
+from sales_lakehouse.pipeline.quality import run_quality
 from tests.oltp.conftest import execute, query
 from tests.oltp.test_extract import landed_folders
 
@@ -133,3 +134,13 @@ def test_four_rounds_of_the_database_reach_silver_and_gold_as_the_database_holds
         assert sources.count() == (0 if number == 0 else 150), number
     statuses = {row[-1] for row in _silver(lake)}
     assert statuses == {"sold", "cancelled", "deleted"}
+
+    # The quality command judges the order database's lines too: all valid now, and the
+    # quarantine counts the lines refused in the first round.
+    settings = Settings(landing=str(tmp_path / "landing"), lake=str(tmp_path / "lake"))
+    found = run_quality(spark, settings, progress=lambda _line: None)
+    oltp = {r.rule: r for r in found.results if r.dataset == "oltp_sales"}
+    assert oltp["currency_allowed"].rows_failed == 0
+    assert oltp["currency_allowed"].rows_checked == len(query(dsn, DATABASE_LINES))
+    assert oltp["oltp_sales_quarantine_share"].passed
+    assert found.quarantine["oltp_sales"] == [("currency_allowed", refused)]
