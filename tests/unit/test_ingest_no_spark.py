@@ -36,6 +36,7 @@ def test_lambda_code_imports_no_spark() -> None:
         "sales_lakehouse.ingest.handler",
         "sales_lakehouse.ingest.notifier",
         "sales_lakehouse.ingest.stream_put",
+        "sales_lakehouse.oltp.handler",
     )
 
     assert imported == "[]"

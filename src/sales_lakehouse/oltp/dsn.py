@@ -2,13 +2,15 @@
 
 The same string serves the fill service (PyMySQL) and the extract (Spark JDBC). The
 password may be percent-encoded (``p%40ss`` for ``p@ss``); it never appears in a message
-(:meth:`Dsn.redacted`).
+(:meth:`Dsn.redacted`). On AWS the credentials live in Secrets Manager instead: the DSN is
+then ``mysql://HOST:PORT/DATABASE`` and :mod:`sales_lakehouse.oltp.secret` fills in the
+user and password.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import unquote, urlsplit
 
 ENV = "SALES_LAKEHOUSE_OLTP_DSN"
@@ -29,8 +31,11 @@ class Dsn:
     database: str
 
     @classmethod
-    def parse(cls, text: str | None = None) -> Dsn:
-        """Parse ``text`` (default: ``$SALES_LAKEHOUSE_OLTP_DSN``); ValueError when malformed."""
+    def parse(cls, text: str | None = None, *, credentials: bool = True) -> Dsn:
+        """Parse ``text`` (default: ``$SALES_LAKEHOUSE_OLTP_DSN``); ValueError when malformed.
+
+        With ``credentials=False`` the user may be missing (it comes from a secret).
+        """
         text = text or os.environ.get(ENV, "")
         if not text:
             raise ValueError(f"no database given: pass --dsn or set ${ENV}")
@@ -41,7 +46,12 @@ class Dsn:
                 f"(scheme {parts.scheme or 'missing'!r})"
             )
         database = parts.path.lstrip("/")
-        if not parts.hostname or not parts.username or not database or "/" in database:
+        if (
+            not parts.hostname
+            or (credentials and not parts.username)
+            or not database
+            or "/" in database
+        ):
             raise ValueError(
                 "the DSN must look like mysql://USER:PASSWORD@HOST:PORT/DATABASE "
                 f"(got {_redact(text)})"
@@ -51,12 +61,15 @@ class Dsn:
         except ValueError:
             raise ValueError(f"the DSN's port is not a number ({_redact(text)})") from None
         return cls(
-            user=unquote(parts.username),
+            user=unquote(parts.username or ""),
             password=unquote(parts.password or ""),
             host=parts.hostname,
             port=port,
             database=database,
         )
+
+    def with_credentials(self, user: str, password: str) -> Dsn:
+        return replace(self, user=user, password=password)
 
     @property
     def jdbc_url(self) -> str:

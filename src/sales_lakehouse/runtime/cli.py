@@ -13,7 +13,7 @@ from sales_lakehouse.config import Settings, is_local
 from sales_lakehouse.pipeline import STAGES
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sales-lakehouse", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -102,10 +102,16 @@ def _parser() -> argparse.ArgumentParser:
 def _add_oltp_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """``oltp fill`` and ``extract``: the order database as a source (docs/oltp.md)."""
     dsn_help = "mysql://USER:PASSWORD@HOST:PORT/DATABASE (default $SALES_LAKEHOUSE_OLTP_DSN)"
+    secret_help = (
+        "Secrets Manager secret with the username and password (RDS's managed master "
+        "secret); the DSN is then mysql://HOST:PORT/DATABASE (default "
+        "$SALES_LAKEHOUSE_OLTP_SECRET)"
+    )
     oltp = commands.add_parser("oltp", help="the order database: fill it like a live store")
     actions = oltp.add_subparsers(dest="action", required=True)
     fill = actions.add_parser("fill", help="create the tables, place orders, then change them")
     fill.add_argument("--dsn", help=dsn_help)
+    fill.add_argument("--secret-id", help=secret_help)
     fill.add_argument("--orders", type=int, default=0, help="orders to place first (default 0)")
     fill.add_argument("--rate", type=float, default=0.0, help="then N changes a second")
     fill.add_argument("--duration", type=float, default=0.0, help="for S seconds")
@@ -118,6 +124,7 @@ def _add_oltp_commands(commands: argparse._SubParsersAction) -> None:  # type: i
         "extract", help="land the order database's changes as Parquet under <landing>/oltp/"
     )
     extract.add_argument("--dsn", help=dsn_help)
+    extract.add_argument("--secret-id", help=secret_help)
     extract.add_argument("--landing", help="landing root (default ./landing)")
     extract.add_argument(
         "--table", action="append", dest="tables", help="only this table (repeatable)"
@@ -331,12 +338,12 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _oltp(args: argparse.Namespace) -> int:
-    from sales_lakehouse.oltp.dsn import Dsn
     from sales_lakehouse.oltp.fill import fill, read_catalogue
+    from sales_lakehouse.oltp.secret import resolve_dsn
 
     catalogue = read_catalogue(args.products) if args.products else None
     stats = fill(
-        Dsn.parse(args.dsn),
+        resolve_dsn(args.dsn, args.secret_id),
         orders=args.orders,
         rate=args.rate,
         duration=args.duration,
@@ -350,10 +357,10 @@ def _oltp(args: argparse.Namespace) -> int:
 def _extract(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from sales_lakehouse.oltp.dsn import Dsn
+    from sales_lakehouse.oltp.secret import resolve_dsn
     from sales_lakehouse.pipeline.extract import TABLES, extract_oltp
 
-    dsn = Dsn.parse(args.dsn)
+    dsn = resolve_dsn(args.dsn, args.secret_id)
     if args.lookback_minutes < 0:
         raise ValueError("--lookback-minutes must not be negative")
     settings = Settings.from_args(landing=args.landing)
@@ -384,9 +391,14 @@ COMMANDS = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments, run the command, and turn expected errors into one-line messages."""
-    args = _parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, *, ignore_unknown: bool = False) -> int:
+    """Parse arguments, run the command, and turn expected errors into one-line messages.
+
+    ``ignore_unknown``: leave arguments the command does not take alone (a Glue job's
+    ``--JOB_NAME``, ``--TempDir`` …) instead of refusing them.
+    """
+    parser = build_parser()
+    args = parser.parse_known_args(argv)[0] if ignore_unknown else parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
