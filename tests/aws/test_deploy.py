@@ -31,6 +31,11 @@ Everything runs against the moto server (server mode, real HTTP). moto's CloudFo
   which botocore reads as 0; ``GetFunction`` without ``Concurrency`` is the reliable sign.
 - moto never rolls a stack back (a failing resource fails the API call), so the refusal of
   a ``ROLLBACK_COMPLETE`` stack is tested on :func:`check_status` directly.
+- The order database's part (``EnableOperationalSource``) is not deployed here: moto's
+  CloudFormation answers a server error for it (it cannot evaluate ``Fn::Cidr`` on a
+  ``GetAtt``, and its RDS instances have no ``MasterUserSecret.SecretArn`` attribute).
+  tests/infra/test_template.py checks that part against AWS's documented rules, and
+  tests/oltp/test_aws_sources.py runs its code with the secret in moto's Secrets Manager.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import ast
 import base64
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -122,6 +128,7 @@ def env_name() -> str:
 def test_package_builds_wheel_zip_jobs_and_template(release: Release) -> None:
     assert release.wheel.name == "sales_lakehouse-0.1.0-py3-none-any.whl"
     assert sorted(p.name for p in release.jobs) == sorted(p.name for p in ROOT.glob("jobs/*.py"))
+    assert [jar.name for jar in release.jars] == ["mariadb-java-client-3.5.6.jar"]
     assert json.loads(release.template.read_text()) == json.loads(compact_json(TEMPLATE))
     assert json.loads(release.bootstrap.read_text()) == json.loads(bootstrap_json(TEMPLATE))
     assert release.prefix.startswith("releases/0.1.0-")
@@ -132,12 +139,43 @@ def test_lambda_zip_has_the_consumer_and_linux_wheels_but_no_spark(release: Rele
     names = zipfile.ZipFile(release.lambda_zip).namelist()
     tops = {name.split("/", 1)[0] for name in names}
     assert "sales_lakehouse/ingest/handler.py" in names
+    assert "sales_lakehouse/oltp/handler.py" in names
+    assert "pymysql" in {name.split("/", 1)[0] for name in names}
     assert "sales_lakehouse/schemas" in {n.rsplit("/", 1)[0] for n in names if "schemas/" in n}
     assert {"pydantic", "pydantic_core", "aws_lambda_powertools", "yaml"} <= tops
     assert not tops & {"pyspark", "delta", "py4j", "boto3", "botocore", "bin"}
     binaries = [n for n in names if n.endswith(".so")]
     assert binaries and all("x86_64-linux-gnu" in n or "manylinux" in n for n in binaries)
     assert any(n.startswith("pydantic_core/_pydantic_core.cpython-311-") for n in binaries)
+
+
+def test_the_zip_of_wheels_installs_without_an_index(release: Release, tmp_path: Path) -> None:
+    """What the extract job's pip does in the VPC (--no-index): every requirement of the
+    package resolves from the zip alone, as Linux x86_64 / CPython 3.11 wheels."""
+    with zipfile.ZipFile(release.glue_modules) as archive:
+        names = archive.namelist()
+        archive.extractall(tmp_path)
+    assert "wheels/requirements.txt" in names
+    assert f"wheels/{release.wheel_name}" in names
+    wheels = tmp_path / "wheels"
+    pins = (wheels / "requirements.txt").read_text().split()
+    assert "sales-lakehouse==0.1.0" in pins
+    assert not [p for p in pins if p.split("==")[0] in ("pyspark", "delta-spark", "py4j")]
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+         "--no-index", "--find-links", str(wheels), "--report", str(tmp_path / "report.json"),
+         "--platform", "manylinux2014_x86_64", "--python-version", "3.11",
+         "--only-binary=:all:", "--target", str(tmp_path / "site"),
+         "-r", str(wheels / "requirements.txt")],
+        check=False, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    installed = {
+        f"{re.sub(r'[-_.]+', '-', i['metadata']['name']).lower()}=={i['metadata']['version']}"
+        for i in report["install"]
+    }
+    assert installed == set(pins)
 
 
 def test_lambda_zip_is_reproducible(release: Release, tmp_path: Path) -> None:
@@ -508,7 +546,8 @@ def test_deploy_dry_run_then_create_then_no_changes(
     code, out = deploy(capsys, moto_endpoint, *first, *built)
     assert code == 0, out
     assert f"created stack {name}" in out
-    assert f"uploaded {len(release.jobs) + 3} files" in out
+    # wheel, jobs, Lambda zip, the extract's zip of wheels and jar, template
+    assert f"uploaded {len(release.jobs) + 5} files" in out
     assert f"LambdaCodeKey: '' -> '{release.lambda_key}'" in out
     assert f"updated stack {name}: release {release.prefix}" in out
 
@@ -519,6 +558,8 @@ def test_deploy_dry_run_then_create_then_no_changes(
             release.lambda_key,
             release.template_key,
             *[f"{release.prefix}/jobs/{job.name}" for job in release.jobs],
+            f"{release.prefix}/glue-modules.gluewheels.zip",
+            f"{release.prefix}/jars/mariadb-java-client-3.5.6.jar",
         ]
     )
     # Phase two made the whole stack: every resource moto supports, from the full template.

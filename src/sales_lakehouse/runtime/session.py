@@ -99,10 +99,11 @@ DELTA_ARTIFACTS = (
     ("io/delta/delta-spark_2.12", "delta-spark_2.12", DELTA_VERSION),
     ("io/delta/delta-storage", "delta-storage", DELTA_VERSION),
 )
+# The MariaDB Connector/J JDBC driver (MySQL and MariaDB servers): the extract's reader.
+# The Glue extract job gets the same jar (--extra-jars; `sales-lakehouse package`).
+JDBC_ARTIFACTS = (("org/mariadb/jdbc/mariadb-java-client", "mariadb-java-client", "3.5.6"),)
 # hadoop-aws must match pyspark's own Hadoop (3.3.4), and the SDK bundle the version
 # hadoop-aws 3.3.4 was built with (hadoop-project 3.3.4: aws-java-sdk 1.12.262).
-# The MariaDB Connector/J JDBC driver (MySQL and MariaDB servers): the extract's reader.
-JDBC_ARTIFACTS = (("org/mariadb/jdbc/mariadb-java-client", "mariadb-java-client", "3.5.6"),)
 S3A_ARTIFACTS = (
     ("org/apache/hadoop/hadoop-aws", "hadoop-aws", "3.3.4"),
     ("com/amazonaws/aws-java-sdk-bundle", "aws-java-sdk-bundle", "1.12.262"),
@@ -128,6 +129,11 @@ def local_delta_jars() -> list[str]:
     """Delta's jars in the local Maven repository (``make jars`` puts them there), if all are."""
     jars = _maven_jars(DELTA_ARTIFACTS)
     return [str(jar) for jar in jars] if all(jar.is_file() for jar in jars) else []
+
+
+def jdbc_jar_paths() -> list[Path]:
+    """Where ``make jars`` puts the JDBC driver's jars, whether they are there or not."""
+    return _maven_jars(JDBC_ARTIFACTS)
 
 
 def local_jdbc_jars() -> list[str]:

@@ -10,6 +10,11 @@
   fixed timestamps, hash-checked ``.pyc``), so an unchanged build keeps its hash and its
   S3 key, and a second deployment finds no change;
 - ``jobs/*.py``, the Glue job scripts;
+- for the order-database extract job, which runs in a VPC without a way to PyPI:
+  ``glue-modules.gluewheels.zip``, the wheel and its Spark-free dependencies as Linux
+  wheels in Glue 5's "zip of wheels" layout (``wheels/*.whl`` and ``wheels/requirements.txt``,
+  installed with pip's ``--no-index``), and ``jars/``, the JDBC driver from the local Maven
+  repository (``make jars``);
 - ``template.json``, the whole template as compact JSON, which CloudFormation reads from
   the artifacts bucket (``TemplateURL``, at most 1,000,000 bytes), and ``bootstrap.json``,
   the part of it a new stack is created from inline (``TemplateBody``, at most 51,200
@@ -35,6 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sales_lakehouse.runtime.session import jdbc_jar_paths
 from sales_lakehouse_tools.deploy.glue_wheel import drop_requirements
 from sales_lakehouse_tools.deploy.requirements import spark_free_requirements
 from sales_lakehouse_tools.deploy.template import (
@@ -53,6 +59,8 @@ LAMBDA_TASK_ROOT = "/var/task"
 # In the Lambda runtime already (and large): left out of the zip.
 LAMBDA_PROVIDED = frozenset({"boto3", "botocore"})
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+# Glue 5's zip of wheels for --additional-python-modules (with --no-index).
+GLUE_MODULES = "glue-modules.gluewheels.zip"
 
 
 class PackageError(RuntimeError):
@@ -94,6 +102,14 @@ class Release:
     @property
     def jobs(self) -> list[Path]:
         return sorted((self.dist / "jobs").glob("*.py"))
+
+    @property
+    def glue_modules(self) -> Path:
+        return self.dist / GLUE_MODULES
+
+    @property
+    def jars(self) -> list[Path]:
+        return sorted((self.dist / "jars").glob("*.jar"))
 
     @property
     def prefix(self) -> str:
@@ -154,7 +170,7 @@ def build_wheel(root: Path, out: Path, python: str = sys.executable) -> Path:
 def build_lambda_zip(root: Path, wheel: Path, target: Path, python: str = sys.executable) -> Path:
     """The Lambda deployment package: the wheel's files and the Spark-free dependencies."""
     requirements = spark_free_requirements(
-        root / "pyproject.toml", extras=("lambda",), exclude=LAMBDA_PROVIDED
+        root / "pyproject.toml", extras=("lambda", "oltp"), exclude=LAMBDA_PROVIDED
     )
     with tempfile.TemporaryDirectory() as scratch:
         staging = Path(scratch)
@@ -174,6 +190,49 @@ def build_lambda_zip(root: Path, wheel: Path, target: Path, python: str = sys.ex
         _compile(staging, python)
         _deterministic_zip(staging, target)
     return target
+
+
+def build_glue_modules(root: Path, wheel: Path, target: Path, python: str = sys.executable) -> Path:
+    """Glue 5's zip of wheels: ``wheels/`` holds the project's wheel and its Spark-free
+    requirements as Linux x86_64 / CPython 3.11 wheels, and ``wheels/requirements.txt``
+    pins each, so pip installs them with ``--no-index`` (no PyPI from the VPC)."""
+    requirements = spark_free_requirements(root / "pyproject.toml")
+    with tempfile.TemporaryDirectory() as scratch:
+        wheels = Path(scratch) / "wheels"
+        wheels.mkdir()
+        _run(
+            [
+                python,
+                *("-m", "pip", "download", "--quiet", "--dest", str(wheels)),
+                *LAMBDA_PLATFORM,
+                *("--python-version", LAMBDA_PYTHON, "--only-binary=:all:"),
+                *requirements,
+            ],
+            root,
+        )
+        shutil.copy2(wheel, wheels / wheel.name)
+        pins = sorted(_pin(path) for path in wheels.glob("*.whl"))
+        (wheels / "requirements.txt").write_text("\n".join(pins) + "\n", encoding="utf-8")
+        _deterministic_zip(Path(scratch), target)
+    return target
+
+
+def _pin(wheel: Path) -> str:
+    """``name==version`` of a wheel file (``name-version-…whl``)."""
+    name, version = wheel.name.split("-")[:2]
+    return f"{name.replace('_', '-').lower()}=={version}"
+
+
+def copy_jdbc_jars(target: Path) -> list[Path]:
+    """The JDBC driver's jars from the local Maven repository into ``target``."""
+    jars = jdbc_jar_paths()
+    missing = [str(jar) for jar in jars if not jar.is_file()]
+    if missing:
+        raise PackageError(
+            f"the JDBC driver is not built yet ({', '.join(missing)}): run make jars"
+        )
+    target.mkdir(parents=True, exist_ok=True)
+    return [Path(shutil.copy2(jar, target / jar.name)) for jar in jars]
 
 
 def _compile(folder: Path, python: str) -> None:
@@ -209,13 +268,21 @@ def build_release(root: Path, dist: Path, python: str = sys.executable) -> Relea
         "version"
     ]
     dist.mkdir(parents=True, exist_ok=True)
-    for old in (*dist.glob("sales_lakehouse-*.whl"), dist / "lambda.zip", dist / "release.json"):
+    for old in (
+        *dist.glob("sales_lakehouse-*.whl"),
+        dist / "lambda.zip",
+        dist / GLUE_MODULES,
+        dist / "release.json",
+    ):
         old.unlink(missing_ok=True)
     shutil.rmtree(dist / "jobs", ignore_errors=True)
+    shutil.rmtree(dist / "jars", ignore_errors=True)
 
     wheel = build_wheel(root, dist, python)
     release = Release(dist, version, release_id(root, version), wheel.name)
     build_lambda_zip(root, wheel, release.lambda_zip, python)
+    build_glue_modules(root, wheel, release.glue_modules, python)
+    copy_jdbc_jars(dist / "jars")
     (dist / "jobs").mkdir()
     for script in sorted((root / "jobs").glob("*.py")):
         shutil.copy2(script, dist / "jobs" / script.name)
@@ -245,10 +312,14 @@ def load_release(dist: Path) -> Release:
     data = json.loads(manifest.read_text(encoding="utf-8"))
     release = Release(dist, data["version"], data["release_id"], data["wheel"])
     missing = [
-        p.name for p in (release.wheel, release.lambda_zip, release.template) if not p.is_file()
+        p.name
+        for p in (release.wheel, release.lambda_zip, release.glue_modules, release.template)
+        if not p.is_file()
     ]
     if not release.bootstrap.is_file():  # a build from before the two-phase deployment
         missing.append(release.bootstrap.name)
+    if not release.jars:
+        missing.append("jars/")
     if missing or not release.jobs:
         raise PackageError(f"{dist} is incomplete (missing {missing or 'jobs/'}): build it again")
     return release
@@ -264,6 +335,8 @@ def describe(release: Release) -> list[str]:
         f"wheel     {release.wheel}  ({release.wheel.stat().st_size:,} bytes)",
         f"lambda    {release.lambda_zip}  ({release.lambda_zip.stat().st_size:,} bytes)",
         f"jobs      {release.dist / 'jobs'}/  ({len(release.jobs)} scripts)",
+        f"glue      {release.glue_modules}  ({release.glue_modules.stat().st_size:,} bytes; "
+        f"{', '.join(jar.name for jar in release.jars)})",
         f"template  {release.template}  ({size:,} bytes; {fits} the S3 template limit)",
         f"bootstrap {release.bootstrap}  ({bootstrap_size:,} bytes; {bootstrap_fits} the "
         "inline limit)",

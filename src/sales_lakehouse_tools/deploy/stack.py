@@ -7,7 +7,8 @@
    bytes): the ``ArtifactsBucket`` and only what it needs (the key, the access-log bucket,
    their bucket policies), derived from the full template by
    :func:`~sales_lakehouse_tools.deploy.template.bootstrap_template`. This creates the bucket.
-2. It uploads the wheel, the job scripts, the Lambda zip and the full ``template.json``
+2. It uploads the wheel, the job scripts, the Lambda zip, the extract job's zip of wheels
+   and JDBC jar, and the full ``template.json``
    under ``releases/<release>/`` of the artifacts bucket (found as the stack's
    ``ArtifactsBucket`` resource).
 3. It updates the stack with the full template, which CloudFormation reads from that
@@ -342,6 +343,8 @@ class Deployment:
         files = [
             (self.release.wheel, f"{prefix}/{self.release.wheel_name}"),
             *[(job, f"{prefix}/jobs/{job.name}") for job in self.release.jobs],
+            (self.release.glue_modules, f"{prefix}/{self.release.glue_modules.name}"),
+            *[(jar, f"{prefix}/jars/{jar.name}") for jar in self.release.jars],
             (self.release.lambda_zip, self.release.lambda_key),
             (self.release.template, self.release.template_key),
         ]
