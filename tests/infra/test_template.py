@@ -22,7 +22,29 @@ documentation says so, the rule is encoded here with the page it comes from:
   (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html);
 - Glue 5.x ignores the Glue 4 continuous-logging options and logs to
   ``<--custom-logGroup-prefix>/error`` and ``/output``
-  (https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html).
+  (https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html);
+- a job with a connection runs in the connection's subnet: Glue refuses to start it when
+  the subnet has no S3 endpoint (or NAT), when none of the connection's security groups
+  admits all TCP from itself or lets traffic out to itself, or when the role may not
+  describe the VPC and create the job's network interfaces
+  (https://docs.aws.amazon.com/glue/latest/dg/glue-troubleshooting-errors.html, "Could not
+  find S3 endpoint or NAT gateway", "Inbound/Outbound rule in security group required",
+  "DescribeVpcEndpoints action is unauthorized" and the next three errors); the
+  connection's Availability Zone must be its subnet's;
+- in a VPC without a NAT gateway pip cannot reach PyPI, so a job there installs its Python
+  modules from a zip of wheels with ``--no-index``
+  (https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-python-libraries.html,
+  "zip of wheels", offline installation in private VPCs);
+- a function in a VPC needs a role that may create, describe and delete network
+  interfaces and assign their addresses, ``DescribeNetworkInterfaces`` on ``*`` only
+  (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html, "Required IAM
+  permissions");
+- interface endpoints with private DNS need a VPC with DNS support and DNS host names
+  (https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html);
+- an RDS DB subnet group covers at least two Availability Zones, and ``MasterUserPassword``
+  cannot be given with ``ManageMasterUserPassword``
+  (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_VPC.WorkingWithRDSInstanceinaVPC.html,
+  https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html).
 
 Each rule is a function returning its problems; the tests run it on the template, and on a
 broken copy to show the rule can fail.
@@ -43,6 +65,8 @@ from sales_lakehouse.config import LAKE_PREFIXES, LAYERS
 from sales_lakehouse.contracts import DATASETS
 from sales_lakehouse.ingest.config import VARIABLES
 from sales_lakehouse.runtime import jobs as spark_jobs
+from sales_lakehouse.runtime.cli import build_parser
+from sales_lakehouse.runtime.session import JDBC_ARTIFACTS
 from sales_lakehouse_tools.deploy.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,13 +75,23 @@ ATHENA = ROOT / "infra" / "athena"
 KEY = {"Fn::GetAtt": ["DataKey", "Arn"]}
 KEY_RULE = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEY}
 # Services whose whole action set must never be granted ("s3:*" etc.).
-DATA_SERVICES = ("s3", "glue", "sns", "sqs", "kinesis", "kms", "lambda", "logs", "firehose")
+DATA_SERVICES = (
+    *("s3", "glue", "sns", "sqs", "kinesis", "kms", "lambda", "logs", "firehose"),
+    *("ec2", "rds", "secretsmanager"),
+)
 # The only actions that may have Resource "*": they have no resource to scope to, and
 # each must carry the condition named here (None: the service offers none).
 RESOURCE_STAR_ALLOWED: dict[str, str | None] = {
     "cloudwatch:PutMetricData": "cloudwatch:namespace",
     "xray:PutTraceSegments": None,
     "xray:PutTelemetryRecords": None,
+    # Describe actions of EC2 have no resource-level permissions.
+    "ec2:DescribeVpcEndpoints": None,
+    "ec2:DescribeRouteTables": None,
+    "ec2:DescribeSubnets": None,
+    "ec2:DescribeSecurityGroups": None,
+    "ec2:DescribeVpcAttribute": None,
+    "ec2:DescribeNetworkInterfaces": None,
 }
 XRAY_WRITE = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 # Glue 4.0-and-earlier logging options that Glue 5.x ignores.
@@ -72,6 +106,26 @@ GLUE_ARGUMENTS = {
     "--custom-logGroup-prefix",
     "--TempDir",
     "--job-language",
+    "--extra-jars",
+    "--python-modules-installer-option",
+}
+# What Glue checks for a job in a VPC (troubleshooting page) and creates there.
+GLUE_VPC_ACTIONS = {
+    "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+}
+# What Lambda needs to put a function into a VPC (Lambda guide, "Required IAM permissions").
+LAMBDA_VPC_ACTIONS = {
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
 }
 DELTA_CONF = (
     "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension"
@@ -249,6 +303,12 @@ def _argument_problems(script: str, arguments: dict[str, str]) -> list[str]:
     argv = [script, *[item for pair in arguments.items() for item in pair]]
     if script == "register_catalog.py":
         options = vars(register_catalog.parse_args(argv[1:]))
+    elif script == "extract_oltp.py":
+        # The job calls the CLI's extract command, leaving Glue's own arguments alone.
+        parsed, unknown = build_parser().parse_known_args(["extract", *argv[1:]])
+        if unknown:
+            return [f"arguments {unknown} are not extract options"]
+        options = vars(parsed)
     elif script == "maintenance.py":
         try:
             options = vars(maintenance.parse_args(argv[1:]))
@@ -469,6 +529,153 @@ def trust_problems(template: Template) -> list[str]:
     return problems
 
 
+def _ref(value: Any) -> Any:
+    return value.get("Ref") if isinstance(value, dict) else None
+
+
+def _granted(template: Template, role: str) -> dict[str, list[Any]]:
+    """Action -> the resources the role's Allow statements grant it on."""
+    granted: dict[str, list[Any]] = {}
+    for statement in _role_statements(template, role):
+        if statement["Effect"] != "Allow":
+            continue
+        for action in _listify(statement["Action"]):
+            granted.setdefault(action, []).extend(_listify(statement["Resource"]))
+    return granted
+
+
+def _self_rule(template: Template, group: str, kind: str) -> bool:
+    """Whether ``group`` has a ``kind`` (Ingress / Egress) rule for all TCP from / to itself."""
+    peer = "SourceSecurityGroupId" if kind == "Ingress" else "DestinationSecurityGroupId"
+    rules = [
+        rule
+        for rule in resources(template, f"AWS::EC2::SecurityGroup{kind}").values()
+        if _ref(rule.get("GroupId")) == group and _ref(rule.get(peer)) == group
+    ]
+    return any(
+        str(rule["IpProtocol"]) == "-1"
+        or (rule["IpProtocol"] == "tcp" and rule["FromPort"] == 0 and rule["ToPort"] == 65535)
+        for rule in rules
+    )
+
+
+def glue_connection_problems(template: Template) -> list[str]:
+    """Glue connections whose subnet Glue refuses, and jobs in them that cannot start."""
+    problems = []
+    associations = resources(template, "AWS::EC2::SubnetRouteTableAssociation").values()
+    endpoints = resources(template, "AWS::EC2::VPCEndpoint").values()
+    s3_route_tables = {
+        _ref(table)
+        for endpoint in endpoints
+        if endpoint.get("VpcEndpointType") == "Gateway"
+        and endpoint["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.s3"}
+        for table in endpoint.get("RouteTableIds", [])
+    }
+    nat = bool(resources(template, "AWS::EC2::NatGateway"))
+    for name, connection in resources(template, "AWS::Glue::Connection").items():
+        physical = connection["ConnectionInput"]["PhysicalConnectionRequirements"]
+        subnet = _ref(physical["SubnetId"])
+        tables = {_ref(a["RouteTableId"]) for a in associations if _ref(a["SubnetId"]) == subnet}
+        if not nat and not tables & s3_route_tables:
+            problems.append(f"{name}: subnet {subnet} has no S3 endpoint or NAT gateway")
+        if physical.get("AvailabilityZone") != {"Fn::GetAtt": [subnet, "AvailabilityZone"]}:
+            problems.append(f"{name}: AvailabilityZone is not its subnet's")
+        groups = [_ref(group) for group in physical["SecurityGroupIdList"]]
+        if not any(_self_rule(template, group, "Ingress") for group in groups):
+            problems.append(f"{name}: no security group admits all TCP from itself")
+        if not any(_self_rule(template, group, "Egress") for group in groups):
+            problems.append(f"{name}: no security group lets all TCP out to itself")
+    for name, job in resources(template, "AWS::Glue::Job").items():
+        if not job.get("Connections"):
+            continue
+        missing = GLUE_VPC_ACTIONS - set(_granted(template, job["Role"]["Fn::GetAtt"][0]))
+        if missing:
+            problems.append(f"{name}: role lacks {sorted(missing)}")
+        arguments = job["DefaultArguments"]
+        modules = arguments.get("--additional-python-modules", {})
+        offline = str(modules.get("Fn::Sub", modules)).endswith(".gluewheels.zip") and (
+            "--no-index" in str(arguments.get("--python-modules-installer-option", ""))
+        )
+        if not nat and not offline:
+            problems.append(f"{name}: pip cannot reach PyPI from the VPC (no zip of wheels)")
+    return problems
+
+
+def vpc_function_problems(template: Template) -> list[str]:
+    """Functions in a VPC whose role cannot manage their network interfaces."""
+    problems = []
+    for name, function in resources(template, "AWS::Lambda::Function").items():
+        if "VpcConfig" not in function:
+            continue
+        granted = _granted(template, _role_of(function))
+        missing = LAMBDA_VPC_ACTIONS - set(granted)
+        if missing:
+            problems.append(f"{name}: role {_role_of(function)} lacks {sorted(missing)}")
+        elif "*" not in granted["ec2:DescribeNetworkInterfaces"]:
+            problems.append(f"{name}: ec2:DescribeNetworkInterfaces is not on Resource *")
+    return problems
+
+
+def endpoint_dns_problems(template: Template) -> list[str]:
+    """Private-DNS interface endpoints in a VPC without DNS support and host names."""
+    vpcs = resources(template, "AWS::EC2::VPC")
+    problems = []
+    for name, endpoint in resources(template, "AWS::EC2::VPCEndpoint").items():
+        if endpoint.get("PrivateDnsEnabled"):
+            vpc = vpcs[_ref(endpoint["VpcId"])]
+            if not (vpc.get("EnableDnsSupport") and vpc.get("EnableDnsHostnames")):
+                problems.append(f"{name}: its VPC lacks DNS support or DNS host names")
+    return problems
+
+
+def database_problems(template: Template) -> list[str]:
+    """Databases that are public, unencrypted, hold a password in the template, sit in a
+    subnet group of one Availability Zone, or admit anything but the clients' groups."""
+    subnets = resources(template, "AWS::EC2::Subnet")
+    groups = resources(template, "AWS::RDS::DBSubnetGroup")
+    clients = {
+        _ref(group)
+        for connection in resources(template, "AWS::Glue::Connection").values()
+        for group in connection["ConnectionInput"]["PhysicalConnectionRequirements"][
+            "SecurityGroupIdList"
+        ]
+    } | {
+        _ref(group)
+        for function in resources(template, "AWS::Lambda::Function").values()
+        for group in function.get("VpcConfig", {}).get("SecurityGroupIds", [])
+    }
+    ingress = resources(template, "AWS::EC2::SecurityGroupIngress").values()
+    problems = []
+    for name, db in resources(template, "AWS::RDS::DBInstance").items():
+        if db.get("PubliclyAccessible") is not False:
+            problems.append(f"{name}: PubliclyAccessible is not false")
+        if db.get("StorageEncrypted") is not True or db.get("KmsKeyId") != KEY:
+            problems.append(f"{name}: storage not encrypted with DataKey")
+        if db.get("ManageMasterUserPassword") is not True or "MasterUserPassword" in db:
+            problems.append(f"{name}: the master password is not managed by RDS")
+        members = groups[_ref(db["DBSubnetGroupName"])]["SubnetIds"]
+        zones = {json_key(subnets[_ref(m)]["AvailabilityZone"]) for m in members}
+        if len(zones) < 2:
+            problems.append(f"{name}: its subnet group spans {len(zones)} Availability Zone")
+        for group in db["VPCSecurityGroups"]:
+            group_name = _ref(group)
+            inline = resources(template, "AWS::EC2::SecurityGroup")[group_name].get(
+                "SecurityGroupIngress", []
+            )
+            rules = inline + [r for r in ingress if _ref(r["GroupId"]) == group_name]
+            for rule in rules:
+                source = _ref(rule.get("SourceSecurityGroupId"))
+                if source not in clients or (rule["FromPort"], rule["ToPort"]) != (3306, 3306):
+                    problems.append(f"{name}: {group_name} admits {source or rule}")
+    return problems
+
+
+def json_key(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)
+
+
 # ---- tests on the template -------------------------------------------------------------
 
 
@@ -508,7 +715,9 @@ def test_nothing_survives_a_failed_first_create(template: Template) -> None:
         "LandingBucket",
         "ArtifactsBucket",
         "AthenaResultsBucket",
+        "OltpDatabase",  # Snapshot: the order data outlives the stack; names are not blocked
     ]
+    assert template["Resources"]["OltpDatabase"]["DeletionPolicy"] == "Snapshot"
     assert retention_problems(template) == []
 
 
@@ -538,6 +747,7 @@ def test_glue_jobs(template: Template) -> None:
     jobs = resources(template, "AWS::Glue::Job")
     assert sorted(_job_script(job) for job in jobs.values()) == [
         "bronze_ingest.py",
+        "extract_oltp.py",
         "gold_sales.py",
         "maintenance.py",
         "register_catalog.py",
@@ -546,23 +756,43 @@ def test_glue_jobs(template: Template) -> None:
         "silver_sales.py",
     ]
     assert glue_job_problems(template) == []
-    for job in jobs.values():
-        assert "--lake" in job["DefaultArguments"]
+    for name, job in jobs.items():
+        # The extract writes the landing zone only; every other job works on the lake.
+        assert ("--lake" in job["DefaultArguments"]) == (name != "ExtractOltpJob"), name
+
+
+def _branch(value: Any, operational: bool) -> Any:
+    """``value`` with every ``Fn::If`` on OperationalSource resolved."""
+    if isinstance(value, dict) and list(value) == ["Fn::If"]:
+        condition, yes, no = value["Fn::If"]
+        assert condition == "OperationalSource", condition
+        return _branch(yes if operational else no, operational)
+    return value
+
+
+def _started_by(template: Template, operational: bool) -> dict[str, set[str]]:
+    """Job script -> the scripts whose end starts it, with or without the order database."""
+    jobs = resources(template, "AWS::Glue::Job")
+    script = {name: _job_script(job) for name, job in jobs.items()}
+    started_by: dict[str, set[str]] = {}
+    for name, body in template["Resources"].items():
+        if body["Type"] != "AWS::Glue::Trigger":
+            continue
+        if body.get("Condition") == "OperationalSource" and not operational:
+            continue
+        trigger = body["Properties"]
+        assert len(trigger["Actions"]) == 1, name
+        action = _branch(trigger["Actions"][0]["JobName"], operational)
+        after = {c["JobName"]["Ref"] for c in trigger.get("Predicate", {}).get("Conditions", [])}
+        started_by[script[action["Ref"]]] = {script[a] for a in after}
+    return started_by
 
 
 def test_workflow_runs_one_job_at_a_time_in_stage_order(template: Template) -> None:
     """Each trigger starts one job (the silver jobs share meta.watermarks: one writer); the
-    only start trigger is the EVENT one, so landed files and the schedule share one queue."""
-    triggers = resources(template, "AWS::Glue::Trigger").values()
-    jobs = resources(template, "AWS::Glue::Job")
-    script = {name: _job_script(job) for name, job in jobs.items()}
-    started_by: dict[str, set[str]] = {}
-    for trigger in triggers:
-        assert len(trigger["Actions"]) == 1
-        after = {c["JobName"]["Ref"] for c in trigger.get("Predicate", {}).get("Conditions", [])}
-        started_by[script[trigger["Actions"][0]["JobName"]["Ref"]]] = {script[a] for a in after}
-    assert started_by == {
-        "bronze_ingest.py": set(),
+    only start trigger is the EVENT one, so landed files and the schedule share one queue.
+    With the order database its extract runs first, and bronze after it however it ended."""
+    batch = {
         "silver_products.py": {"bronze_ingest.py"},
         "silver_promotions.py": {"silver_products.py"},
         "silver_sales.py": {"silver_promotions.py"},
@@ -570,9 +800,28 @@ def test_workflow_runs_one_job_at_a_time_in_stage_order(template: Template) -> N
         "register_catalog.py": {"gold_sales.py"},
         "maintenance.py": {"register_catalog.py"},
     }
+    assert _started_by(template, operational=False) == {"bronze_ingest.py": set(), **batch}
+    assert _started_by(template, operational=True) == {
+        "extract_oltp.py": set(),
+        "bronze_ingest.py": {"extract_oltp.py"},
+        **batch,
+    }
+    after_extract = resources(template, "AWS::Glue::Trigger")["AfterExtractTrigger"]["Predicate"]
+    assert after_extract["Logical"] == "ANY"
+    assert {c["State"] for c in after_extract["Conditions"]} == {
+        "SUCCEEDED",
+        "FAILED",
+        "TIMEOUT",
+        "STOPPED",
+    }
+    triggers = resources(template, "AWS::Glue::Trigger").values()
     starts = [t for t in triggers if "Predicate" not in t]
     assert [t["Type"] for t in starts] == ["EVENT"]
     assert set(starts[0]["EventBatchingCondition"]) == {"BatchSize", "BatchWindow"}
+    # A failed extract alerts like every other job.
+    failed = resources(template, "AWS::Events::Rule")["GlueJobFailedRule"]["EventPattern"]
+    names = [_branch(n, operational=True) for n in failed["detail"]["jobName"]]
+    assert sorted(n["Ref"] for n in names) == sorted(resources(template, "AWS::Glue::Job"))
 
 
 def test_landed_csv_files_and_the_schedule_start_the_workflow(template: Template) -> None:
@@ -627,6 +876,7 @@ def test_lambda_functions_match_their_code(template: Template) -> None:
         "KinesisConsumerFunction": "sales_lakehouse.ingest.handler.kinesis_handler",
         "NotifierFunction": "sales_lakehouse.ingest.notifier.handler",
         "ApiProducerFunction": "sales_lakehouse.ingest.api_producer.handler",
+        "OltpFillFunction": "sales_lakehouse.oltp.handler.handler",
     }
     for name in ("SqsConsumerFunction", "KinesisConsumerFunction", "ApiProducerFunction"):
         variables = functions[name]["Environment"]["Variables"]
@@ -727,6 +977,79 @@ def test_named_queries_equal_the_sql_files(template: Template) -> None:
         assert used and used <= databases, path.name
 
 
+OPERATIONAL = "OperationalSource"
+DB_SECRET = {"Fn::GetAtt": ["OltpDatabase", "MasterUserSecret.SecretArn"]}
+
+
+def test_the_order_database_is_gated_private_and_reachable_by_its_clients_only(
+    template: Template,
+) -> None:
+    gated = {n for n, r in template["Resources"].items() if r.get("Condition") == OPERATIONAL}
+    assert {
+        "OltpVpc",
+        "OltpDatabase",
+        "OltpConnection",
+        "ExtractOltpJob",
+        "OltpFillFunction",
+    } <= gated
+    assert template["Parameters"]["EnableOperationalSource"]["Default"] == "false"
+    kinds = {r["Type"] for r in template["Resources"].values()}
+    # No way out of the VPC but its endpoints.
+    assert not kinds & {
+        "AWS::EC2::InternetGateway",
+        "AWS::EC2::VPCGatewayAttachment",
+        "AWS::EC2::NatGateway",
+        "AWS::EC2::EIP",
+        "AWS::EC2::Route",
+    }
+    for subnet in resources(template, "AWS::EC2::Subnet").values():
+        assert subnet["MapPublicIpOnLaunch"] is False
+    assert database_problems(template) == []
+    assert endpoint_dns_problems(template) == []
+    services = sorted(
+        e["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]
+        for e in resources(template, "AWS::EC2::VPCEndpoint").values()
+    )
+    # S3 (landing, artifacts), Secrets Manager (job and function), Glue, logs and metrics.
+    assert services == ["glue", "logs", "monitoring", "s3", "secretsmanager"]
+
+
+def test_the_extract_job_runs_in_the_database_vpc_and_reads_its_secret(template: Template) -> None:
+    assert glue_connection_problems(template) == []
+    job = resources(template, "AWS::Glue::Job")["ExtractOltpJob"]
+    arguments = job["DefaultArguments"]
+    assert job["Connections"] == {"Connections": [{"Ref": "OltpConnection"}]}
+    assert arguments["--secret-id"] == DB_SECRET
+    ((_folder, artifact, version),) = JDBC_ARTIFACTS
+    assert arguments["--extra-jars"] == {
+        "Fn::Sub": f"s3://${{ArtifactsBucket}}/${{ArtifactsPrefix}}/jars/{artifact}-{version}.jar"
+    }
+    connection = resources(template, "AWS::Glue::Connection")["OltpConnection"]
+    properties = connection["ConnectionInput"]["ConnectionProperties"]
+    assert properties["SECRET_ID"] == DB_SECRET
+    assert properties["JDBC_CONNECTION_URL"]["Fn::Sub"].startswith("jdbc:mysql://")
+    granted = _granted(template, "GlueExtractRole")
+    assert granted["secretsmanager:GetSecretValue"] == [DB_SECRET]
+    # It lands under landing/oltp/ and nowhere else.
+    writes = {str(r) for r in granted["s3:PutObject"] if "LandingBucket" in str(r)}
+    assert writes == {
+        str({"Fn::Sub": "${LandingBucket.Arn}/landing/oltp"}),
+        str({"Fn::Sub": "${LandingBucket.Arn}/landing/oltp/*"}),
+    }
+
+
+def test_the_fill_function_runs_in_the_vpc_on_a_schedule(template: Template) -> None:
+    assert vpc_function_problems(template) == []
+    function = resources(template, "AWS::Lambda::Function")["OltpFillFunction"]
+    assert [_ref(x) for x in function["VpcConfig"]["SubnetIds"]] == ["OltpSubnetA", "OltpSubnetB"]
+    variables = function["Environment"]["Variables"]
+    assert variables["OLTP_SECRET_ARN"] == DB_SECRET
+    assert _granted(template, "OltpFillRole")["secretsmanager:GetSecretValue"] == [DB_SECRET]
+    rule = template["Resources"]["OltpFillSchedule"]
+    assert rule["Condition"] == "OperationalFill"
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["OltpFillFunction", "Arn"]}
+
+
 # ---- the rules can fail ----------------------------------------------------------------
 
 
@@ -813,4 +1136,71 @@ def test_rules_catch_broken_templates(template: Template) -> None:
     ]
     assert access_log_problems(broken) == [
         f"AccessLogBucket: access-log target encrypted with [{KEY_RULE}], not SSE-S3"
+    ]
+
+
+def test_network_rules_catch_broken_templates(template: Template) -> None:
+    broken = copy.deepcopy(template)
+    resources_ = broken["Resources"]
+    resources_["OltpS3Endpoint"]["Properties"]["RouteTableIds"] = []
+    del resources_["GlueConnectionSelfIngress"]
+    resources_["GlueConnectionSelfEgress"]["Properties"]["ToPort"] = 443
+    physical = resources_["OltpConnection"]["Properties"]["ConnectionInput"][
+        "PhysicalConnectionRequirements"
+    ]
+    physical["AvailabilityZone"] = {"Fn::GetAtt": ["OltpSubnetB", "AvailabilityZone"]}
+    extract = resources_["GlueExtractRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    extract["Statement"] = [s for s in extract["Statement"] if s.get("Sid") != "InspectTheVpc"]
+    job = resources_["ExtractOltpJob"]["Properties"]["DefaultArguments"]
+    del job["--python-modules-installer-option"]
+    fill = resources_["OltpFillRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    for statement in fill["Statement"]:
+        if statement.get("Sid") == "DescribeNetworkInterfaces":
+            statement["Resource"] = {"Fn::Sub": "arn:aws:ec2:*:*:network-interface/*"}
+    resources_["OltpVpc"]["Properties"]["EnableDnsHostnames"] = False
+    db = resources_["OltpDatabase"]["Properties"]
+    db["PubliclyAccessible"] = True
+    db["MasterUserPassword"] = "in-the-template"
+    resources_["OltpDbSubnetGroup"]["Properties"]["SubnetIds"] = [{"Ref": "OltpSubnetA"}]
+    resources_["OltpDatabaseFromFill"]["Properties"]["FromPort"] = 0
+
+    assert glue_connection_problems(broken) == [
+        "OltpConnection: subnet OltpSubnetA has no S3 endpoint or NAT gateway",
+        "OltpConnection: AvailabilityZone is not its subnet's",
+        "OltpConnection: no security group admits all TCP from itself",
+        "OltpConnection: no security group lets all TCP out to itself",
+        "ExtractOltpJob: role lacks ['ec2:DescribeNetworkInterfaces', "
+        "'ec2:DescribeRouteTables', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets', "
+        "'ec2:DescribeVpcEndpoints']",
+        "ExtractOltpJob: pip cannot reach PyPI from the VPC (no zip of wheels)",
+    ]
+    assert vpc_function_problems(broken) == [
+        "OltpFillFunction: ec2:DescribeNetworkInterfaces is not on Resource *"
+    ]
+    assert endpoint_dns_problems(broken) == [
+        f"{name}: its VPC lacks DNS support or DNS host names"
+        for name in (
+            "OltpSecretsManagerEndpoint",
+            "OltpGlueEndpoint",
+            "OltpLogsEndpoint",
+            "OltpMonitoringEndpoint",
+        )
+    ]
+    assert database_problems(broken) == [
+        "OltpDatabase: PubliclyAccessible is not false",
+        "OltpDatabase: the master password is not managed by RDS",
+        "OltpDatabase: its subnet group spans 1 Availability Zone",
+        "OltpDatabase: OltpDatabaseSecurityGroup admits OltpFillSecurityGroup",
+    ]
+    no_lambda_vpc = copy.deepcopy(template)
+    fill = no_lambda_vpc["Resources"]["OltpFillRole"]["Properties"]["Policies"][0]
+    fill["PolicyDocument"]["Statement"] = [
+        s
+        for s in fill["PolicyDocument"]["Statement"]
+        if s.get("Sid") != "ManageFunctionNetworkInterfaces"
+    ]
+    assert vpc_function_problems(no_lambda_vpc) == [
+        "OltpFillFunction: role OltpFillRole lacks ['ec2:AssignPrivateIpAddresses', "
+        "'ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface', "
+        "'ec2:UnassignPrivateIpAddresses']"
     ]
