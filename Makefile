@@ -22,7 +22,7 @@ LINES ?= 50000
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help demo test test-fast test-pure lint format jars java venv mariadb bench-oltp clean infra-tools infra-check bench package
+.PHONY: help demo test test-fast test-pure lint format jars java venv mariadb chromium bench-oltp clean infra-tools infra-check bench package
 
 help:
 	@echo "make demo   generate sample data and run the whole pipeline into ./$(LAKE)"
@@ -82,9 +82,19 @@ demo: java venv jars
 	$(BIN)/sales-lakehouse generate --landing $(LANDING) --lines $(LINES)
 	$(BIN)/sales-lakehouse run --landing $(LANDING) --lake $(LAKE)
 	$(BIN)/sales-lakehouse query "select sale_date, sum(net_amount) as net_amount, sum(units) as units from gold.daily_sales group by sale_date order by sale_date desc limit 7" --lake $(LAKE)
+	$(BIN)/sales-lakehouse dashboard --lake $(LAKE) --out build/dashboard.html
 
-test: java venv jars mariadb
+test: java venv jars mariadb chromium
 	$(BIN)/pytest
+
+# The page tests (tests/dashboard) open the generated pages in headless Chromium, driven
+# through Debian's chromedriver: install both when missing and this user can.
+chromium:
+	@if command -v chromium >/dev/null 2>&1 && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium and chromium-driver (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "note: no Chromium here and no way to install it (root + apt-get): the page tests will be skipped"; fi
 
 # The order-database tests (tests/oltp) start their own MariaDB server: install it when it
 # is missing and this user can (root with apt-get, as in CI); otherwise they say why.
@@ -97,11 +107,11 @@ mariadb:
 
 # The fast tier: no pipeline runs, no moto server, no s3a jars (Spark unit tests included).
 test-fast: java venv jars
-	$(BIN)/pytest -m "not integration and not aws and not oltp"
+	$(BIN)/pytest -m "not integration and not aws and not oltp and not browser"
 
 # Pure Python only: no JVM is started (contracts, template, deploy, Lambda code, generator).
 test-pure: venv
-	$(BIN)/pytest -m "not spark and not integration and not aws and not oltp"
+	$(BIN)/pytest -m "not spark and not integration and not aws and not oltp and not browser"
 
 # Benchmark: generate SCALE sales lines, time every stage, verify against DuckDB (docs/benchmark.md).
 SCALE ?= 3000000

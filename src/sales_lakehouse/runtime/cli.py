@@ -95,6 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--endpoint-url", help="AWS endpoint, e.g. a local moto server")
     produce.add_argument("--region", help="AWS region (default: from the AWS config/env)")
     _add_oltp_commands(commands)
+    dashboard = commands.add_parser(
+        "dashboard", help="write the sales dashboard (one offline HTML page) from gold"
+    )
+    dashboard.add_argument("--lake", help="lake root (default ./lake)")
+    dashboard.add_argument("--out", type=Path, default=Path("dashboard.html"), help="HTML file")
+    dashboard.add_argument("--from", dest="start", type=date.fromisoformat, help="first day")
+    dashboard.add_argument(
+        "--to", dest="end", type=date.fromisoformat, help="last day (default: newest sale date)"
+    )
+    dashboard.add_argument(
+        "--currency", help="currency of the charts (default: the one with the most revenue)"
+    )
     _add_release_commands(commands)
     return parser
 
@@ -376,6 +388,22 @@ def _extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from sales_lakehouse.pipeline.dashboard import build_dashboard
+
+    settings = Settings.from_args(lake=args.lake)
+    build_dashboard(
+        _session(settings),
+        settings,
+        args.out,
+        start=args.start,
+        end=args.end,
+        currency=args.currency,
+        progress=lambda line: print(line, flush=True),
+    )
+    return 0
+
+
 COMMANDS = {
     "run": _run,
     "generate": _generate,
@@ -386,6 +414,7 @@ COMMANDS = {
     "produce": _produce,
     "oltp": _oltp,
     "extract": _extract,
+    "dashboard": _dashboard,
     "package": _package,
     "deploy": _deploy,
 }
