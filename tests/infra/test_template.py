@@ -45,6 +45,22 @@ documentation says so, the rule is encoded here with the page it comes from:
   cannot be given with ``ManageMasterUserPassword``
   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_VPC.WorkingWithRDSInstanceinaVPC.html,
   https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html).
+- Athena runs a query with the caller's rights: whoever creates the dashboard's views (the
+  catalog job) or queries them (QuickSight) needs the workgroup, read and write on its
+  results location and the key that encrypts it
+  (https://docs.aws.amazon.com/athena/latest/ug/encryption.html; the
+  AWSQuicksightAthenaAccess policy,
+  https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSQuicksightAthenaAccess.html);
+  an Athena view is a Glue table of its database;
+- a QuickSight Athena data source queries with the role named in ``AthenaParameters.RoleArn``
+  (https://docs.aws.amazon.com/quicksight/latest/APIReference/API_AthenaParameters.html),
+  which QuickSight must be able to assume; a dataset's ``InputColumns`` are the columns it
+  selects from the view (API_RelationalTable.html), so one the view lacks fails every query;
+  a dashboard whose visuals name a column or dataset identifier its datasets do not declare
+  is refused (API_DataSetIdentifierDeclaration.html, API_ColumnIdentifier.html); the owner
+  of each resource gets the action lists of the QuickSight developer guide's permission
+  examples (update-data-source-permissions.html, update-data-set-permissions.html,
+  update-dashboard-permissions.html), without which the principal cannot even open it.
 
 Each rule is a function returning its problems; the tests run it on the template, and on a
 broken copy to show the rule can fail.
@@ -62,8 +78,10 @@ import pytest
 from jobs import maintenance, register_catalog
 
 from sales_lakehouse.config import LAKE_PREFIXES, LAYERS
-from sales_lakehouse.contracts import DATASETS
+from sales_lakehouse.contracts import DATASETS, output_columns
+from sales_lakehouse.dashboard.views import VIEW_PREFIX, VIEWS, view_sql
 from sales_lakehouse.ingest.config import VARIABLES
+from sales_lakehouse.quality.results import RESULT_COLUMNS
 from sales_lakehouse.runtime import jobs as spark_jobs
 from sales_lakehouse.runtime.cli import build_parser
 from sales_lakehouse.runtime.session import JDBC_ARTIFACTS
@@ -676,6 +694,301 @@ def json_key(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+# ---- the dashboard: Athena views and QuickSight -----------------------------------------
+
+QUICKSIGHT = "HasQuickSight"
+WORKGROUP_ARN = {
+    "Fn::Sub": "arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:"
+    "workgroup/${AthenaWorkGroup}"
+}
+RESULTS_OBJECTS = {"Fn::Sub": "${AthenaResultsBucket.Arn}/results/*"}
+# What Athena needs of whoever runs a query in the workgroup (results and key).
+ATHENA_CALLER = {
+    "athena:StartQueryExecution": WORKGROUP_ARN,
+    "athena:GetQueryExecution": WORKGROUP_ARN,
+    "s3:PutObject": RESULTS_OBJECTS,
+    "s3:GetObject": RESULTS_OBJECTS,
+    "kms:GenerateDataKey": KEY,
+    "kms:Decrypt": KEY,
+}
+# The owner action lists of the QuickSight developer guide's permission examples.
+QUICKSIGHT_OWNER = {
+    "AWS::QuickSight::DataSource": {
+        *("quicksight:DescribeDataSource", "quicksight:DescribeDataSourcePermissions"),
+        *("quicksight:PassDataSource", "quicksight:UpdateDataSource"),
+        *("quicksight:DeleteDataSource", "quicksight:UpdateDataSourcePermissions"),
+    },
+    "AWS::QuickSight::DataSet": {
+        *("quicksight:DescribeDataSet", "quicksight:DescribeDataSetPermissions"),
+        *("quicksight:PassDataSet", "quicksight:DescribeIngestion", "quicksight:ListIngestions"),
+        *("quicksight:UpdateDataSet", "quicksight:DeleteDataSet", "quicksight:CreateIngestion"),
+        *("quicksight:CancelIngestion", "quicksight:UpdateDataSetPermissions"),
+    },
+    "AWS::QuickSight::Dashboard": {
+        *("quicksight:DescribeDashboard", "quicksight:ListDashboardVersions"),
+        *("quicksight:UpdateDashboardPermissions", "quicksight:QueryDashboard"),
+        *("quicksight:UpdateDashboard", "quicksight:DeleteDashboard"),
+        *("quicksight:DescribeDashboardPermissions", "quicksight:UpdateDashboardPublishedVersion"),
+    },
+}
+# Contract types -> QuickSight column types (API_InputColumn.html).
+QUICKSIGHT_TYPES = {
+    "string": "STRING",
+    "int": "INTEGER",
+    "long": "INTEGER",
+    "bigint": "INTEGER",
+    "date": "DATETIME",
+    "timestamp": "DATETIME",
+    "boolean": "BOOLEAN",
+}
+_SQL_TOKEN = re.compile(r"\(|\)|\bSELECT\b|\bFROM\b", re.IGNORECASE)
+_ALIAS = re.compile(r"^(.*?)(?:\s+AS\s+(\w+))?\s*$", re.IGNORECASE | re.DOTALL)
+_CALL = re.compile(r"^(\w+)\s*\(\s*([\w*]+)\s*\)", re.DOTALL)
+
+
+def _quicksight_type(contract_type: str) -> str:
+    """The QuickSight type of a contract type; one QuickSight lacks stays as it is."""
+    if contract_type.startswith(("decimal", "double")):
+        return "DECIMAL"
+    return QUICKSIGHT_TYPES.get(contract_type, contract_type)
+
+
+def _source_types(layer: str, table: str) -> dict[str, str]:
+    """QuickSight types of a table's columns, from its contract."""
+    if (layer, table) == ("quality", "dq_results"):
+        return {name: _quicksight_type(kind.simpleString()) for name, kind in RESULT_COLUMNS}
+    return {c.name: _quicksight_type(c.type) for c in output_columns(layer)[table]}
+
+
+def _split_top_level(text: str) -> list[str]:
+    items, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            items.append(text[start:index].strip())
+            start = index + 1
+    return [*items, text[start:].strip()]
+
+
+def select_columns(sql: str) -> list[tuple[str, str]]:
+    """(name, QuickSight type) of each column of the outermost SELECT of ``sql``, whose
+    tables are written ``layer.table``; a sub-query in FROM is read the same way. Enough
+    for the dashboard views: columns, aliases, SUM/AVG/MIN/MAX/COUNT and window AVGs."""
+    depth, select_end, from_start = 0, -1, -1
+    for token in _SQL_TOKEN.finditer(sql):
+        word = token.group().upper()
+        depth += {"(": 1, ")": -1}.get(word, 0)
+        if depth == 0 and word == "SELECT" and select_end < 0:
+            select_end = token.end()
+        elif depth == 0 and word == "FROM" and select_end >= 0:
+            from_start = token.end()
+            break
+    source = sql[from_start:].strip()
+    if source.startswith("("):
+        inner_depth = 0
+        for index, char in enumerate(source):
+            inner_depth += {"(": 1, ")": -1}.get(char, 0)
+            if inner_depth == 0:
+                types = dict(select_columns(source[1:index]))
+                break
+    else:
+        layer, table = re.match(r"(\w+)\.(\w+)", source).groups()  # type: ignore[union-attr]
+        types = _source_types(layer, table)
+    columns = []
+    for item in _split_top_level(sql[select_end : from_start - len("FROM")]):
+        expression, alias = _ALIAS.match(item).groups()  # type: ignore[union-attr]
+        call = _CALL.match(expression)
+        if call is None:
+            columns.append((alias or expression, types[expression]))
+            continue
+        function, argument = call[1].upper(), call[2]
+        if function == "COUNT":
+            kind = "INTEGER"
+        elif function == "AVG":
+            kind = "DECIMAL"
+        else:  # SUM, MIN, MAX keep their argument's QuickSight type
+            kind = types[argument]
+        columns.append((alias, kind))
+    return columns
+
+
+class _Identity(dict[str, str]):
+    """``view_sql``'s table map that names every table ``layer.table``."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __getitem__(self, key: str) -> str:
+        return key
+
+
+def view_columns(name: str) -> list[tuple[str, str]]:
+    """The columns of dashboard view ``name`` as QuickSight types them."""
+    return select_columns(view_sql(name, _Identity()))
+
+
+def quicksight_dataset_problems(template: Template) -> list[str]:
+    """Datasets that do not read one dashboard view each, through the stack's data source,
+    with exactly the view's columns and types."""
+    problems = []
+    seen = []
+    for name, dataset in resources(template, "AWS::QuickSight::DataSet").items():
+        if dataset.get("ImportMode") != "DIRECT_QUERY":
+            problems.append(f"{name}: ImportMode is not DIRECT_QUERY")
+        for table in dataset["PhysicalTableMap"].values():
+            relational = table["RelationalTable"]
+            view = relational["Name"].removeprefix(VIEW_PREFIX)
+            seen.append(view)
+            if relational["DataSourceArn"] != {"Fn::GetAtt": ["DashboardDataSource", "Arn"]}:
+                problems.append(f"{name}: not on DashboardDataSource")
+            if relational.get("Schema") != {"Fn::Sub": "${EnvironmentName}_gold"}:
+                problems.append(f"{name}: not in the environment's gold database")
+            if view not in VIEWS:
+                problems.append(f"{name}: {relational['Name']} is no dashboard view")
+                continue
+            given = [(c["Name"], c["Type"]) for c in relational["InputColumns"]]
+            if given != view_columns(view):
+                problems.append(f"{name}: columns {given} are not {view_columns(view)}")
+    if sorted(seen) != sorted(VIEWS):
+        problems.append(f"datasets read {sorted(seen)}, not each of {sorted(VIEWS)} once")
+    return problems
+
+
+def _column_references(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, dict):
+        if set(value) == {"DataSetIdentifier", "ColumnName"}:
+            yield value
+        for item in value.values():
+            yield from _column_references(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _column_references(item)
+
+
+def _field_ids(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        if "FieldId" in value and "Column" in value:
+            yield value["FieldId"]
+        for item in value.values():
+            yield from _field_ids(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _field_ids(item)
+
+
+def dashboard_problems(template: Template) -> list[str]:
+    """Dashboards naming a dataset identifier they do not declare, a column their dataset
+    lacks, or one field id twice."""
+    datasets = resources(template, "AWS::QuickSight::DataSet")
+    problems = []
+    for name, dashboard in resources(template, "AWS::QuickSight::Dashboard").items():
+        definition = dashboard["Definition"]
+        columns = {}
+        for declaration in definition["DataSetIdentifierDeclarations"]:
+            dataset = declaration["DataSetArn"]["Fn::GetAtt"][0]
+            columns[declaration["Identifier"]] = {
+                c["Name"]
+                for table in datasets[dataset]["PhysicalTableMap"].values()
+                for c in table["RelationalTable"]["InputColumns"]
+            }
+        for reference in _column_references(definition["Sheets"]):
+            identifier, column = reference["DataSetIdentifier"], reference["ColumnName"]
+            if identifier not in columns:
+                problems.append(f"{name}: no dataset declared as {identifier}")
+            elif column not in columns[identifier]:
+                problems.append(f"{name}: {identifier} has no column {column}")
+        ids = list(_field_ids(definition["Sheets"]))
+        problems += [
+            f"{name}: field id {i} used twice" for i in sorted(set(ids)) if ids.count(i) > 1
+        ]
+    return problems
+
+
+def quicksight_access_problems(template: Template) -> list[str]:
+    """QuickSight resources outside HasQuickSight or without the owner's actions; a data
+    source not on the stack's workgroup, or whose role QuickSight cannot assume or that
+    cannot run a query there."""
+    problems = []
+    for kind, actions in QUICKSIGHT_OWNER.items():
+        for name, body in template["Resources"].items():
+            if body["Type"] != kind:
+                continue
+            if body.get("Condition") != QUICKSIGHT:
+                problems.append(f"{name}: not under {QUICKSIGHT}")
+            (permission,) = body["Properties"]["Permissions"]
+            if permission["Principal"] != {"Ref": "QuickSightPrincipalArn"}:
+                problems.append(f"{name}: owner is not QuickSightPrincipalArn")
+            missing = actions - set(permission["Actions"])
+            if missing:
+                problems.append(f"{name}: owner lacks {sorted(missing)}")
+    for name, source in resources(template, "AWS::QuickSight::DataSource").items():
+        athena = source["DataSourceParameters"]["AthenaParameters"]
+        if source["Type"] != "ATHENA" or athena.get("WorkGroup") != {"Ref": "AthenaWorkGroup"}:
+            problems.append(f"{name}: not an Athena source on AthenaWorkGroup")
+        role = athena.get("RoleArn", {}).get("Fn::GetAtt", [None])[0]
+        roles = resources(template, "AWS::IAM::Role")
+        trusted = role in roles and any(
+            s["Principal"].get("Service") == "quicksight.amazonaws.com"
+            for s in roles[role]["AssumeRolePolicyDocument"]["Statement"]
+        )
+        if not trusted:
+            problems.append(f"{name}: role {role} is not one QuickSight may assume")
+            continue
+        problems += [f"{name}: role {role} {p}" for p in _athena_caller_problems(template, role)]
+    return problems
+
+
+def _policy_grants(template: Template, role: str) -> dict[str, list[Any]]:
+    """``_granted`` plus the managed policies of the stack attached to ``role``."""
+    granted = _granted(template, role)
+    for policy in resources(template, "AWS::IAM::ManagedPolicy").values():
+        if {"Ref": role} in policy.get("Roles", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                for action in _listify(statement["Action"]):
+                    granted.setdefault(action, []).extend(_listify(statement["Resource"]))
+    return granted
+
+
+def _athena_caller_problems(template: Template, role: str) -> list[str]:
+    granted = _policy_grants(template, role)
+    return [
+        f"lacks {action} on {resource}"
+        for action, resource in ATHENA_CALLER.items()
+        if resource not in granted.get(action, [])
+    ]
+
+
+GLUE_TABLE_ARN = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/"
+
+
+def _covers_gold_views(resource: Any) -> bool:
+    """Whether a Glue resource ARN covers the tables ``<env>_gold/dash_*``."""
+    text = resource.get("Fn::Sub", "") if isinstance(resource, dict) else str(resource)
+    return text in {
+        GLUE_TABLE_ARN + suffix
+        for suffix in ("${EnvironmentName}_*/*", "${EnvironmentName}_gold/*")
+    } | {GLUE_TABLE_ARN + "${EnvironmentName}_gold/" + VIEW_PREFIX + "*"}
+
+
+def view_job_problems(template: Template) -> list[str]:
+    """The catalog job without the workgroup, or whose role cannot run the views' DDL there
+    and keep the views (Glue tables) of the gold database."""
+    jobs = resources(template, "AWS::Glue::Job")
+    job = jobs["RegisterCatalogJob"]
+    problems = []
+    if job["DefaultArguments"].get("--athena-workgroup") != {"Ref": "AthenaWorkGroup"}:
+        problems.append("RegisterCatalogJob: no --athena-workgroup AthenaWorkGroup")
+    role = job["Role"]["Fn::GetAtt"][0]
+    problems += [
+        f"RegisterCatalogJob: role {role} {p}" for p in _athena_caller_problems(template, role)
+    ]
+    granted = _granted(template, role)
+    for action in ("glue:GetTable", "glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable"):
+        if not any(_covers_gold_views(r) for r in granted.get(action, [])):
+            problems.append(f"RegisterCatalogJob: role {role} lacks {action} on the gold views")
+    return problems
+
+
 # ---- tests on the template -------------------------------------------------------------
 
 
@@ -1048,6 +1361,140 @@ def test_the_fill_function_runs_in_the_vpc_on_a_schedule(template: Template) -> 
     rule = template["Resources"]["OltpFillSchedule"]
     assert rule["Condition"] == "OperationalFill"
     assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["OltpFillFunction", "Arn"]}
+
+
+def test_the_catalog_job_creates_the_views_through_the_workgroup(template: Template) -> None:
+    assert view_job_problems(template) == []
+    # The job's role may drop only the dashboard's views, not the tables it registers.
+    assert _granted(template, "GlueCatalogRole")["glue:DeleteTable"] == [
+        {"Fn::Sub": GLUE_TABLE_ARN + "${EnvironmentName}_gold/dash_*"}
+    ]
+
+
+def test_view_columns_are_read_from_the_sql() -> None:
+    """The reading the dataset rule relies on, checked by hand on two views."""
+    assert view_columns("daily_kpis") == [
+        ("sale_date", "DATETIME"),
+        ("currency", "STRING"),
+        ("revenue", "DECIMAL"),
+        ("margin_amount", "DECIMAL"),
+        ("units", "INTEGER"),
+        ("line_count", "INTEGER"),
+        ("revenue_ma7", "DECIMAL"),
+        ("margin_ma7", "DECIMAL"),
+        ("units_ma7", "DECIMAL"),
+    ]
+    assert view_columns("quarantine_by_rule") == [
+        ("run_id", "STRING"),
+        ("dataset", "STRING"),
+        ("rule", "STRING"),
+        ("evaluated_at", "DATETIME"),
+        ("rows_checked", "INTEGER"),
+        ("rows_failed", "INTEGER"),
+    ]
+
+
+def test_quicksight_is_optional_and_reads_every_view(template: Template) -> None:
+    from sales_lakehouse_tools.deploy.template import EVERY_OPTION
+
+    parameter = template["Parameters"]["QuickSightPrincipalArn"]
+    assert parameter["Default"] == ""
+    assert re.fullmatch(parameter["AllowedPattern"], EVERY_OPTION["QuickSightPrincipalArn"])
+    gated = {n for n, r in template["Resources"].items() if r.get("Condition") == QUICKSIGHT}
+    datasets = set(resources(template, "AWS::QuickSight::DataSet"))
+    assert len(datasets) == len(VIEWS)
+    assert gated == {
+        "QuickSightAthenaRole",
+        "QuickSightAthenaPolicy",
+        "DashboardDataSource",
+        "SalesDashboard",
+        *datasets,
+    }
+    assert quicksight_dataset_problems(template) == []
+    assert dashboard_problems(template) == []
+    assert quicksight_access_problems(template) == []
+    (dashboard,) = resources(template, "AWS::QuickSight::Dashboard").values()
+    visuals = [
+        next(iter(visual.values()))["VisualId"]
+        for sheet in dashboard["Definition"]["Sheets"]
+        for visual in sheet["Visuals"]
+    ]
+    assert visuals == [
+        "daily-revenue",
+        "revenue-by-store",
+        "revenue-by-category",
+        "top-products",
+        "promotion-uplift",
+        "promotion-roi",
+        "quarantine-by-rule",
+        "data-freshness",
+    ]
+
+
+def test_quicksight_reads_only_gold_quality_and_its_results(template: Template) -> None:
+    granted = _policy_grants(template, "QuickSightAthenaRole")
+    assert granted["s3:GetObject"] == [
+        {"Fn::Sub": "${LakeBucket.Arn}/gold/*"},
+        {"Fn::Sub": "${LakeBucket.Arn}/quality/*"},
+        RESULTS_OBJECTS,
+    ]
+    assert granted["s3:PutObject"] == [RESULTS_OBJECTS]
+    assert not any(action.startswith("glue:") and "Get" not in action for action in granted)
+    databases = [
+        r["Fn::Sub"].rsplit(":", 1)[1]
+        for r in granted["glue:GetTable"]
+        if isinstance(r, dict) and ":database/" in r["Fn::Sub"]
+    ]
+    assert databases == ["database/${EnvironmentName}_gold", "database/${EnvironmentName}_quality"]
+    assert {"kms:Decrypt", "kms:GenerateDataKey"} <= set(granted)
+    assert all(r == [KEY] for a, r in granted.items() if a.startswith("kms:"))
+
+
+def test_dashboard_rules_catch_broken_templates(template: Template) -> None:
+    broken = copy.deepcopy(template)
+    resources_ = broken["Resources"]
+    kpis = resources_["DailyKpisDataSet"]["Properties"]
+    kpis["PhysicalTableMap"]["view"]["RelationalTable"]["InputColumns"].pop()
+    resources_["SalesByProductDataSet"]["Properties"]["ImportMode"] = "SPICE"
+    source = resources_["DashboardDataSource"]["Properties"]
+    source["DataSourceParameters"]["AthenaParameters"]["WorkGroup"] = "primary"
+    policy = resources_["QuickSightAthenaPolicy"]["Properties"]["PolicyDocument"]
+    policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != "ReadWriteAthenaResults"]
+    dashboard = resources_["SalesDashboard"]["Properties"]
+    dashboard["Permissions"][0]["Actions"].remove("quicksight:QueryDashboard")
+    line = dashboard["Definition"]["Sheets"][0]["Visuals"][0]["LineChartVisual"]
+    wells = line["ChartConfiguration"]["FieldWells"]["LineChartAggregatedFieldWells"]
+    wells["Values"][1]["NumericalMeasureField"]["Column"]["ColumnName"] = "revenue_ma30"
+    wells["SmallMultiples"][0]["CategoricalDimensionField"]["FieldId"] = "kpi-date"
+    del resources_["RegisterCatalogJob"]["Properties"]["DefaultArguments"]["--athena-workgroup"]
+    catalog = resources_["GlueCatalogRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    catalog["Statement"] = [
+        s
+        for s in catalog["Statement"]
+        if s.get("Sid") not in ("RunViewQueriesInTheWorkgroup", "ReplaceDashboardViews")
+    ]
+
+    assert quicksight_dataset_problems(broken) == [
+        "DailyKpisDataSet: columns "
+        f"{view_columns('daily_kpis')[:-1]} are not {view_columns('daily_kpis')}",
+        "SalesByProductDataSet: ImportMode is not DIRECT_QUERY",
+    ]
+    assert dashboard_problems(broken) == [
+        "SalesDashboard: daily_kpis has no column revenue_ma30",
+        "SalesDashboard: field id kpi-date used twice",
+    ]
+    assert quicksight_access_problems(broken) == [
+        "SalesDashboard: owner lacks ['quicksight:QueryDashboard']",
+        "DashboardDataSource: not an Athena source on AthenaWorkGroup",
+        f"DashboardDataSource: role QuickSightAthenaRole lacks s3:PutObject on {RESULTS_OBJECTS}",
+        f"DashboardDataSource: role QuickSightAthenaRole lacks s3:GetObject on {RESULTS_OBJECTS}",
+    ]
+    assert view_job_problems(broken) == [
+        "RegisterCatalogJob: no --athena-workgroup AthenaWorkGroup",
+        f"RegisterCatalogJob: role GlueCatalogRole lacks athena:StartQueryExecution on {WORKGROUP_ARN}",
+        f"RegisterCatalogJob: role GlueCatalogRole lacks athena:GetQueryExecution on {WORKGROUP_ARN}",
+        "RegisterCatalogJob: role GlueCatalogRole lacks glue:DeleteTable on the gold views",
+    ]
 
 
 # ---- the rules can fail ----------------------------------------------------------------

@@ -229,6 +229,7 @@ EVERY_OPTION: dict[str, str] = {
     "ConsumerReservedConcurrency": "5",
     "EnableFirehoseArchive": "true",
     "EnableOperationalSource": "true",
+    "QuickSightPrincipalArn": "arn:aws:quicksight:us-east-1:123456789012:user/default/analyst",
 }
 
 
