@@ -135,30 +135,56 @@ def run_spark(
     finally:
         bench.stop()
     bench.runs.append(nothing_new_run(landing, lake, memory))
+    bench.runs += page_runs(lake, lake.parent / "pages", memory)
     return bench, ab, maintenance
 
 
-def nothing_new_run(landing: Path, lake: Path, memory: PeakMemory) -> StageRun:
-    """``sales-lakehouse run`` in a new process on the lake with nothing new landed, timed
-    from the process start (JVM and session start included) to its exit."""
+def cli_run(phase: str, stage: str, arguments: list[str], memory: PeakMemory) -> StageRun:
+    """``sales-lakehouse <arguments>`` in a new process, timed from the process start (JVM
+    and session start included) to its exit."""
     import subprocess
 
     import sales_lakehouse
 
     source = str(Path(sales_lakehouse.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])}
-    command = [sys.executable, "-m", "sales_lakehouse.runtime.cli", "run"]
-    command += ["--landing", str(landing), "--lake", str(lake)]
+    command = [sys.executable, "-m", "sales_lakehouse.runtime.cli", *arguments]
     memory.take()
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
-        raise RuntimeError(f"nothing-new run failed: {done.stdout}{done.stderr}")
-    log(
-        f"nothing  run      {seconds:8.2f} s  (new process: {done.stdout.strip().splitlines()[-1]})"
+        raise RuntimeError(f"{phase} {stage} failed: {done.stdout}{done.stderr}")
+    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    log(f"{phase:8} {stage:8} {seconds:8.2f} s  (new process: {last})")
+    return StageRun(phase, stage, seconds, 0, memory.take())
+
+
+def nothing_new_run(landing: Path, lake: Path, memory: PeakMemory) -> StageRun:
+    """``sales-lakehouse run`` in a new process on the lake with nothing new landed."""
+    return cli_run(
+        "nothing", "run", ["run", "--landing", str(landing), "--lake", str(lake)], memory
     )
-    return StageRun("nothing", "run", seconds, 0, memory.take())
+
+
+def page_runs(lake: Path, pages: Path, memory: PeakMemory) -> list[StageRun]:
+    """The sales dashboard and the quality page (from recorded results), each in a new
+    process over the finished lake (docs/dashboard.md)."""
+    pages.mkdir(parents=True, exist_ok=True)
+    return [
+        cli_run(
+            "pages",
+            "dashboard",
+            ["dashboard", "--lake", str(lake), "--out", str(pages / "dashboard.html")],
+            memory,
+        ),
+        cli_run(
+            "pages",
+            "quality",
+            ["quality", "--lake", str(lake), "--recorded", "--html", str(pages / "quality.html")],
+            memory,
+        ),
+    ]
 
 
 def stage_of(runs: list[StageRun], phase: str, stage: str) -> StageRun:
@@ -257,6 +283,8 @@ def headline(
         "large_seconds": round(large, 2),
         "large_vs_full": round(large / full, 3),
         "nothing_new_seconds": round(seconds("nothing", ("run",)), 2),
+        "dashboard_seconds": round(seconds("pages", ("dashboard",)), 2),
+        "quality_page_seconds": round(seconds("pages", ("quality",)), 2),
         "increment_jobs_max": max(
             (r.get("jobs") or 0 for r in records if r["phase"] in ("daily", "large")), default=0
         ),
@@ -303,6 +331,16 @@ def markdown(result: dict[str, Any]) -> str:
                     "a run with nothing new (new process)",
                     f"{h.get('nothing_new_seconds', '-')} s",
                     "<= 8 s",
+                ],
+                [
+                    "the sales dashboard (new process)",
+                    f"{h.get('dashboard_seconds', '-')} s",
+                    "seconds",
+                ],
+                [
+                    "the quality page from recorded results (new process)",
+                    f"{h.get('quality_page_seconds', '-')} s",
+                    "seconds",
                 ],
                 [
                     "Spark jobs, most in one increment stage",

@@ -12,8 +12,9 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from sales_lakehouse.contracts import DATASETS, Contract, DatasetCheck, load_contract
+from sales_lakehouse.dashboard.quality_page import dataset_status, render_quality
 from sales_lakehouse.quality.engine import row_rule_results, stage_checks
-from sales_lakehouse.quality.report import html_report, text_report
+from sales_lakehouse.quality.report import text_report
 from sales_lakehouse.quality.results import CheckResult, EvalContext
 from sales_lakehouse.quality.rule_specs import row_rule_specs, rule_specs
 from sales_lakehouse.quality.rules import contract_checks
@@ -163,6 +164,12 @@ def test_reports_show_failures_and_escape_html(tmp_path: Path) -> None:
     assert "  sales.a: 3 rows failed e.g. O1/<1>" in lines  # fail rules first
     assert "quarantine.sales by rule: quantity_min 4" in lines
     assert lines[-1] == "result: 1 fail rule(s) broke"
-    page = html_report(results, {"sales": [("quantity_min", 4)]})
+    rows = [{**r.__dict__, "status": r.status} for r in results]
+    page = render_quality(rows, [], {"sales": [("quantity_min", 4)]})
     assert page.startswith("<!DOCTYPE html>") and "O1/&lt;1&gt;" in page
-    assert page.count('<tr class="failed">') == 1
+    assert "O1/<1>" not in page
+    # In the broken-rules table and in the full table; the failed rule before the warned one.
+    assert page.count('<tr class="failed">') == 2
+    assert page.index('<tr class="failed">') < page.index('<tr class="warned">')
+    assert dataset_status(rows) == {"sales": "failed"}
+    assert 'data-dataset="sales" data-status="failed"' in page

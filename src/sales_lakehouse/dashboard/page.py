@@ -87,7 +87,7 @@ def _column(rows: Iterable[dict[str, Any]], key: str) -> list[Any]:
     return [row[key] for row in rows]
 
 
-def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
+def styled(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
     fig.update_layout(
         title={"text": title, "x": 0, "font": {"size": 16}},
         height=height,
@@ -143,7 +143,7 @@ def daily_figure(data: DashboardData) -> go.Figure:
         row=1,
         col=1,
     )
-    return _layout(fig, f"Per day, {data.period}", height=620)
+    return styled(fig, f"Per day, {data.period}", height=620)
 
 
 def comparison_figure(rows: Sequence[dict[str, Any]], what: str, data: DashboardData) -> go.Figure:
@@ -163,7 +163,7 @@ def comparison_figure(rows: Sequence[dict[str, Any]], what: str, data: Dashboard
         marker_color=CURRENT,
     )
     fig.update_layout(barmode="group", yaxis_title=data.currency)
-    return _layout(fig, f"Net revenue by {what}: this period against the previous one")
+    return styled(fig, f"Net revenue by {what}: this period against the previous one")
 
 
 def filtered_daily_figure(data: DashboardData) -> go.Figure:
@@ -201,7 +201,7 @@ def filtered_daily_figure(data: DashboardData) -> go.Figure:
         yaxis_title=data.currency,
         xaxis={"rangeslider": {"visible": True}},
     )
-    return _layout(fig, "Daily net revenue by store or category (pick one)", height=460)
+    return styled(fig, "Daily net revenue by store or category (pick one)", height=460)
 
 
 def top_products_figure(data: DashboardData) -> go.Figure:
@@ -221,7 +221,7 @@ def top_products_figure(data: DashboardData) -> go.Figure:
             row=1,
             col=col,
         )
-    return _layout(fig, f"Top {len(data.top_by_revenue)} products ({data.currency})", height=440)
+    return styled(fig, f"Top {len(data.top_by_revenue)} products ({data.currency})", height=440)
 
 
 def promotions_figure(data: DashboardData) -> go.Figure:
@@ -267,7 +267,7 @@ def promotions_figure(data: DashboardData) -> go.Figure:
     )
     fig.update_layout(barmode="group")
     fig.update_yaxes(showticklabels=False, row=1, col=2)
-    return _layout(fig, "Promotions in the period", height=max(360, 28 * len(rows) + 140))
+    return styled(fig, "Promotions in the period", height=max(360, 28 * len(rows) + 140))
 
 
 def last_runs(rows: Sequence[dict[str, Any]], runs: int = QUARANTINE_RUNS) -> list[dict[str, Any]]:
@@ -299,10 +299,10 @@ def quarantine_figure(data: DashboardData) -> go.Figure:
         }
         fig.add_bar(x=labels, y=[counts.get(run, 0) for run in runs], name=f"{key[0]}: {key[1]}")
     fig.update_layout(barmode="stack", yaxis_title="rows quarantined", xaxis_type="category")
-    return _layout(fig, f"Quarantined rows by rule, last {len(runs)} run(s)")
+    return styled(fig, f"Quarantined rows by rule, last {len(runs)} run(s)")
 
 
-def _chart(fig: go.Figure, div_id: str) -> str:
+def chart_html(fig: go.Figure, div_id: str) -> str:
     return str(
         pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id, config=CONFIG)
     )
@@ -470,7 +470,7 @@ def render(data: DashboardData) -> str:
     ]
     for title, div_id, question, has_data, build in charts:
         body = (
-            _chart(build(data), div_id)
+            chart_html(build(data), div_id)
             if has_data
             else _empty(f"No data for this chart in {data.period}.")
         )

@@ -25,9 +25,12 @@ from sales_lakehouse.dashboard.views import VIEW_PREFIX, VIEWS, tables_used, vie
 from sales_lakehouse.lake import Lake
 
 DEFAULT_DAYS = 28
-# Views several questions read: kept in memory once computed (a day x store x category or
-# day x product grain is small next to the fact table it aggregates).
-CACHED = ("sales_by_store_category", "sales_by_product")
+# Views several questions read, cut to the dates the page shows and kept in memory once
+# computed as ``period_<name>``: the date filter reaches the fact table's scan (its files
+# hold short date ranges), so each is one scan of the period's files. daily_kpis is cut
+# after its moving averages, which need the days before the period.
+PERIOD_PREFIX = "period_"
+CACHED = ("daily_kpis", "sales_by_store_category", "sales_by_product")
 TOP = 10
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -54,8 +57,6 @@ def register_views(lake: Lake) -> tuple[list[str], list[str]]:
             tables[f"{layer}.{table}"] = temp
         if len(tables) == len(tables_used(name)):
             lake.spark.sql(view_sql(name, tables)).createOrReplaceTempView(VIEW_PREFIX + name)
-            if name in CACHED:
-                lake.spark.catalog.cacheTable(VIEW_PREFIX + name)
             created.append(name)
     return created, sorted(set(missing))
 
@@ -96,12 +97,20 @@ def dashboard_data(
     data.period = _period(data, start, end)
     previous = data.period.previous()
     window = f"sale_date BETWEEN {_literal(data.period.start)} AND {_literal(data.period.end)}"
+    span = f"sale_date BETWEEN {_literal(previous.start)} AND {_literal(data.period.end)}"
+    for name in CACHED:
+        if name in created:
+            cut = window if name == "daily_kpis" else span
+            spark.sql(f"SELECT * FROM {VIEW_PREFIX}{name} WHERE {cut}").createOrReplaceTempView(
+                PERIOD_PREFIX + name
+            )
+            spark.catalog.cacheTable(PERIOD_PREFIX + name)
     if "daily_kpis" in created:
         data.totals = _rows(
             spark,
             "SELECT currency, SUM(revenue) AS revenue, SUM(margin_amount) AS margin_amount, "
             "SUM(units) AS units, SUM(line_count) AS line_count "
-            f"FROM {VIEW_PREFIX}daily_kpis WHERE {window} GROUP BY currency "
+            f"FROM {PERIOD_PREFIX}daily_kpis GROUP BY currency "
             "ORDER BY revenue DESC, currency",
         )
     currency = currency or (data.totals[0]["currency"] if data.totals else "USD")
@@ -131,13 +140,12 @@ def _missing_message(table: str) -> str:
 def _daily(spark: SparkSession, data: DashboardData, f: _Filters) -> None:
     data.daily = _rows(
         spark,
-        f"SELECT * FROM {VIEW_PREFIX}daily_kpis WHERE {f.window} AND {f.currency} "
-        "ORDER BY sale_date",
+        f"SELECT * FROM {PERIOD_PREFIX}daily_kpis WHERE {f.currency} ORDER BY sale_date",
     )
 
 
 def _stores_and_categories(spark: SparkSession, data: DashboardData, f: _Filters) -> None:
-    view = f"{VIEW_PREFIX}sales_by_store_category"
+    view = f"{PERIOD_PREFIX}sales_by_store_category"
     for key, compared, daily in (
         ("store_id", "by_store", "daily_by_store"),
         ("category", "by_category", "daily_by_category"),
@@ -166,7 +174,7 @@ def _top_products(spark: SparkSession, data: DashboardData, f: _Filters) -> None
             spark,
             "SELECT product_id, MAX(category) AS category, MAX(brand) AS brand, "
             "SUM(revenue) AS revenue, SUM(margin_amount) AS margin_amount, "
-            f"SUM(units) AS units FROM {VIEW_PREFIX}sales_by_product "
+            f"SUM(units) AS units FROM {PERIOD_PREFIX}sales_by_product "
             f"WHERE {f.window} AND {f.currency} GROUP BY product_id "
             f"ORDER BY {measure} DESC, product_id LIMIT {TOP}",
         )

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.window import Window
 
 from sales_lakehouse.config import Settings
 from sales_lakehouse.contracts import Contract, load_contract
@@ -171,6 +173,36 @@ class QualityRun:
     def failed(self) -> list[CheckResult]:
         """The ``fail`` rules that broke (the command then exits 1)."""
         return blocking(self.results)
+
+
+def result_history(lake: Lake, runs: int = 10) -> list[dict[str, Any]]:
+    """The ``quality.dq_results`` rows of each dataset's last ``runs`` runs (by the run's
+    latest evaluation), as dicts; [] when nothing was recorded yet."""
+    if not lake.exists(*RESULTS):
+        return []
+    results = lake.read(*RESULTS)
+    latest = results.groupBy("dataset", "run_id").agg(F.max("evaluated_at").alias("run_at"))
+    ranked = latest.withColumn(
+        "recent",
+        F.row_number().over(
+            Window.partitionBy("dataset").orderBy(F.desc("run_at"), F.desc("run_id"))
+        ),
+    ).where(F.col("recent") <= runs)
+    kept = results.join(ranked.select("dataset", "run_id"), ["dataset", "run_id"])
+    return [row.asDict() for row in kept.collect()]
+
+
+def latest_results(history: Sequence[dict[str, Any]]) -> list[CheckResult]:
+    """Each dataset's results of its most recent run, from :func:`result_history` rows."""
+    newest: dict[str, tuple[datetime, str]] = {}
+    for row in history:
+        mark = (row["evaluated_at"], row["run_id"])
+        newest[row["dataset"]] = max(newest.get(row["dataset"], mark), mark)
+    return [
+        CheckResult(**{**row, "sample_keys": tuple(row["sample_keys"] or ())})
+        for row in history
+        if row["run_id"] == newest[row["dataset"]][1]
+    ]
 
 
 def _bronze_rows(lake: Lake, dataset: str) -> DataFrame:

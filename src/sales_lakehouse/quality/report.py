@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 
 from sales_lakehouse.quality.results import CheckResult
@@ -51,45 +50,3 @@ def text_report(
         f"result: {len(blocking)} fail rule(s) broke" if blocking else "result: no fail rule broke"
     )
     return lines
-
-
-def _cell(value: object) -> str:
-    return f"<td>{html.escape('' if value is None else str(value))}</td>"
-
-
-def html_report(
-    results: Sequence[CheckResult],
-    quarantine: Mapping[str, Sequence[tuple[str, int]]],
-    *,
-    title: str = "sales-lakehouse data quality",
-) -> str:
-    """A self-contained HTML page: summary, every result, quarantine counts by rule."""
-    columns = (
-        "dataset", "rule", "rule_type", "action", "status", "rows_checked", "rows_failed",
-        "observed", "threshold", "sample_keys", "message",
-    )  # fmt: skip
-    rows = []
-    for r in results:
-        values = {**r.__dict__, "status": r.status, "sample_keys": ", ".join(r.sample_keys)}
-        cells = "".join(_cell(values[name]) for name in columns)
-        rows.append(f'<tr class="{r.status}">{cells}</tr>')
-    quarantine_rows = [
-        f"<tr>{_cell(dataset)}{_cell(rule)}{_cell(count)}</tr>"
-        for dataset, reasons in quarantine.items()
-        for rule, count in reasons
-    ]
-    summary = "".join(f"<li>{html.escape(line)}</li>" for line in text_report(results, {}))
-    header = "".join(f"<th>{name}</th>" for name in columns)
-    return (
-        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>"
-        "body{font-family:sans-serif}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}"
-        ".failed{background:#fdd}.warned{background:#ffe9b3}.quarantined{background:#eef}"
-        ".skipped{color:#888}"
-        "</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><ul>{summary}</ul>"
-        f"<h2>Rules</h2><table><tr>{header}</tr>{''.join(rows)}</table>"
-        "<h2>Quarantine by rule</h2><table><tr><th>dataset</th><th>rule</th><th>rows</th></tr>"
-        f"{''.join(quarantine_rows)}</table></body></html>\n"
-    )

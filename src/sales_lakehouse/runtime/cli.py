@@ -47,7 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
         "quality", help="evaluate every contract rule against the lake and report"
     )
     quality.add_argument("--lake")
-    quality.add_argument("--html", type=Path, help="also write an HTML report to this file")
+    quality.add_argument("--html", type=Path, help="also write the quality page to this file")
+    quality.add_argument(
+        "--recorded",
+        action="store_true",
+        help="evaluate nothing: show each dataset's last recorded results (seconds)",
+    )
     quality.add_argument(
         "--as-of",
         type=_timestamp,
@@ -249,17 +254,39 @@ def _tables(args: argparse.Namespace) -> int:
 
 
 def _quality(args: argparse.Namespace) -> int:
-    from sales_lakehouse.pipeline.quality import run_quality
-    from sales_lakehouse.quality.report import html_report, text_report
+    from sales_lakehouse.dashboard.quality_page import render_quality
+    from sales_lakehouse.lake import Lake
+    from sales_lakehouse.pipeline.quality import (
+        QualityRun,
+        latest_results,
+        quarantine_by_rule,
+        result_history,
+        run_quality,
+    )
+    from sales_lakehouse.quality.report import text_report
 
     settings = Settings.from_args(lake=args.lake)
     if is_local(settings.lake) and not Path(settings.lake).is_dir():
         raise FileNotFoundError(f"lake {settings.lake} does not exist: run the pipeline first")
-    found = run_quality(_session(settings), settings, as_of=args.as_of)
+    spark = _session(settings)
+    lake = Lake(spark, settings)
+    if args.recorded:
+        found = QualityRun(latest_results(result_history(lake)))
+        if not found.results:
+            raise FileNotFoundError(f"no recorded quality results in {settings.lake}")
+        datasets = sorted({r.dataset for r in found.results})
+        found.quarantine = {d: quarantine_by_rule(lake, d) for d in datasets}
+    else:
+        found = run_quality(spark, settings, as_of=args.as_of)
     print("\n".join(text_report(found.results, found.quarantine)))
     if args.html:
-        args.html.write_text(html_report(found.results, found.quarantine), encoding="utf-8")
-        print(f"html report: {args.html}")
+        page = render_quality(
+            [{**r.__dict__, "status": r.status} for r in found.results],
+            result_history(lake),
+            found.quarantine,
+        )
+        args.html.write_text(page, encoding="utf-8")
+        print(f"quality page: {args.html}")
     return 1 if found.failed else 0
 
 
