@@ -247,24 +247,19 @@ def promotions_figure(data: DashboardData) -> go.Figure:
         row=1,
         col=1,
     )
-    fig.add_bar(
-        x=[_num(v) for v in _column(rows, "baseline_daily_net")],
-        y=labels,
-        orientation="h",
-        name="baseline daily net",
-        marker_color=PREVIOUS,
-        row=1,
-        col=2,
-    )
-    fig.add_bar(
-        x=[_num(v) for v in _column(rows, "promo_daily_net")],
-        y=labels,
-        orientation="h",
-        name="promotion daily net",
-        marker_color=CURRENT,
-        row=1,
-        col=2,
-    )
+    for measure, name, color in (
+        ("baseline_daily_net", "baseline daily net", PREVIOUS),
+        ("promo_daily_net", "promotion daily net", CURRENT),
+    ):
+        fig.add_bar(
+            x=[_num(v) for v in _column(rows, measure)],
+            y=labels,
+            orientation="h",
+            name=name,
+            marker_color=color,
+            row=1,
+            col=2,
+        )
     fig.update_layout(barmode="group")
     fig.update_yaxes(showticklabels=False, row=1, col=2)
     return styled(fig, "Promotions in the period", height=max(360, 28 * len(rows) + 140))
