@@ -81,6 +81,7 @@ from sales_lakehouse.config import LAKE_PREFIXES, LAYERS
 from sales_lakehouse.contracts import DATASETS, output_columns
 from sales_lakehouse.dashboard.views import VIEW_PREFIX, VIEWS, view_sql
 from sales_lakehouse.ingest.config import VARIABLES
+from sales_lakehouse.lake.lock import LOCK_NAME
 from sales_lakehouse.quality.results import RESULT_COLUMNS
 from sales_lakehouse.runtime import jobs as spark_jobs
 from sales_lakehouse.runtime.cli import build_parser
@@ -1257,7 +1258,12 @@ def test_databases_and_etl_writes_follow_the_lake_layers(template: Template) -> 
         if "LakeBucket" in resource["Fn::Sub"]
     ]
     assert sorted(writes) == sorted(
-        f"${{LakeBucket.Arn}}/{prefix}{suffix}" for prefix in LAKE_PREFIXES for suffix in ("", "/*")
+        [
+            f"${{LakeBucket.Arn}}/{prefix}{suffix}"
+            for prefix in LAKE_PREFIXES
+            for suffix in ("", "/*")
+        ]
+        + [f"${{LakeBucket.Arn}}/{LOCK_NAME}"]  # the lake lock (lake/lock.py)
     )
 
 

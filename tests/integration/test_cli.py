@@ -123,3 +123,27 @@ def test_query_and_tables_name_the_tables_of_a_copied_lake(
     assert listed["gold.fact_sales"][1] == "3"
     assert listed["silver.sales"][1] == str(original)
     assert set(listed) >= {"bronze.sales", "quality.dq_results", "meta.watermarks"}
+
+
+def test_a_second_run_on_a_busy_lake_stops_at_once_and_writes_nothing(
+    first_run: FirstRun, tmp_path: Path, spark: SparkSession, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """While another run holds the lake, ``run`` and ``maintain`` exit 3 with one line
+    naming it; no table gets a new version."""
+    from sales_lakehouse.lake.lock import lake_lock
+
+    lake_dir = copy_lake(first_run.lake_dir, tmp_path / "lake")
+    lake = lake_of(spark, first_run.landing, lake_dir)
+    versions = {name: lake.version(*name) for name in lake.registry.table_names()}
+    with lake_lock(str(lake_dir), "20261130T010203Z-other", "run --stage all") as holder:
+        for command in (
+            ["run", "--landing", str(first_run.landing), "--lake", str(lake_dir)],
+            ["maintain", "--lake", str(lake_dir)],
+        ):
+            assert main(command) == 3
+            (line,) = _error_lines(capsys)
+            assert line.startswith(
+                f"sales-lakehouse {command[0]}: error: lake {lake_dir} is in use by run "
+                f"20261130T010203Z-other (run --stage all, pid {holder.pid} on {holder.host}, "
+            )
+    assert {name: lake.version(*name) for name in lake.registry.table_names()} == versions

@@ -7,6 +7,7 @@ from pyspark.sql import SparkSession
 from sales_lakehouse.config import Settings
 from sales_lakehouse.contracts import DATASETS
 from sales_lakehouse.lake import Lake
+from sales_lakehouse.lake.lock import lake_lock
 from sales_lakehouse.pipeline.bronze import ingest_bronze
 from sales_lakehouse.pipeline.bronze_events import ingest_events_bronze
 from sales_lakehouse.pipeline.bronze_oltp import ingest_oltp_bronze
@@ -56,6 +57,20 @@ def run(
     unknown = [name for name in datasets if name not in DATASETS]
     if unknown:
         raise ValueError(f"unknown dataset {', '.join(unknown)}: use {', '.join(DATASETS)}")
+    # One writer per lake: a second run stops here, before it has read or written anything.
+    with lake_lock(settings.lake, settings.run_id, f"run --stage {stage}", progress=progress):
+        return _run(spark, settings, stage, datasets, full_refresh=full_refresh, progress=progress)
+
+
+def _run(
+    spark: SparkSession,
+    settings: Settings,
+    stage: str,
+    datasets: tuple[str, ...],
+    *,
+    full_refresh: bool,
+    progress: Progress,
+) -> RunSummary:
     lake = Lake(spark, settings)
     summary = RunSummary(settings.run_id)
     if stage in ("bronze", "all"):

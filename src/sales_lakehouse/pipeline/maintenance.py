@@ -29,6 +29,7 @@ from typing import Any
 
 from sales_lakehouse.lake import Lake
 from sales_lakehouse.lake import maintenance as upkeep
+from sales_lakehouse.lake.lock import lake_lock
 from sales_lakehouse.pipeline.summary import Progress, console_progress
 
 # Delta's own default (delta.deletedFileRetentionDuration = 7 days).
@@ -135,7 +136,26 @@ def maintain(
         ]
     )
     cutoff = now - timedelta(hours=min_interval_hours) if min_interval_hours > 0 else None
-    zorder_by = zorder_by or {}
+    # VACUUM deletes files a concurrent run may still read: one writer per lake.
+    settings = lake.settings
+    with lake_lock(settings.lake, settings.run_id, "maintain", progress=progress):
+        return _maintain_tables(
+            lake, targets, cutoff, now, vacuum_hours, allow_short_retention, vacuum,
+            zorder_by or {}, progress,
+        )  # fmt: skip
+
+
+def _maintain_tables(  # noqa: PLR0917 - the steps of maintain(), split for the lock
+    lake: Lake,
+    targets: Sequence[tuple[str, str]],
+    cutoff: datetime | None,
+    now: datetime,
+    vacuum_hours: float,
+    allow_short_retention: bool,
+    vacuum: bool,
+    zorder_by: Mapping[tuple[str, str], Sequence[str]],
+    progress: Progress,
+) -> list[TableMaintenance]:
     clustered = clustered_tables()
     results = []
     for layer, name in targets:

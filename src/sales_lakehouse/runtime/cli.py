@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sales_lakehouse.config import Settings, is_local
+from sales_lakehouse.lake.lock import LakeLockedError
 from sales_lakehouse.pipeline import STAGES
 
 
@@ -457,6 +458,9 @@ def main(argv: Sequence[str] | None = None, *, ignore_unknown: bool = False) -> 
     args = parser.parse_known_args(argv)[0] if ignore_unknown else parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except LakeLockedError as error:  # another run holds the lake: busy, not broken
+        print(f"sales-lakehouse {args.command}: error: {error}", file=sys.stderr)
+        return 3
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"sales-lakehouse {args.command}: error: {error}", file=sys.stderr)
         return 2 if isinstance(error, ValueError | FileNotFoundError) else 1
