@@ -13,6 +13,7 @@ from sales_lakehouse.pipeline.bronze_events import ingest_events_bronze
 from sales_lakehouse.pipeline.bronze_oltp import ingest_oltp_bronze
 from sales_lakehouse.pipeline.gold import CONSUMER as GOLD_CONSUMER
 from sales_lakehouse.pipeline.gold import MARTS, refresh_gold
+from sales_lakehouse.pipeline.heartbeat import spark_heartbeat
 from sales_lakehouse.pipeline.quality import check_gold
 from sales_lakehouse.pipeline.silver import run_silver
 from sales_lakehouse.pipeline.summary import (
@@ -58,8 +59,12 @@ def run(
     if unknown:
         raise ValueError(f"unknown dataset {', '.join(unknown)}: use {', '.join(DATASETS)}")
     # One writer per lake: a second run stops here, before it has read or written anything.
-    with lake_lock(settings.lake, settings.run_id, f"run --stage {stage}", progress=progress):
-        return _run(spark, settings, stage, datasets, full_refresh=full_refresh, progress=progress)
+    # While a step runs, the heartbeat says what Spark is doing (never silent for minutes).
+    with (
+        lake_lock(settings.lake, settings.run_id, f"run --stage {stage}", progress=progress),
+        spark_heartbeat(spark, progress) as reporting,
+    ):
+        return _run(spark, settings, stage, datasets, full_refresh=full_refresh, progress=reporting)
 
 
 def _run(
