@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +33,8 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
+
+from sales_lakehouse.background import repeating
 
 LOCK_NAME = "_lock.json"
 HEARTBEAT_SECONDS = 30.0
@@ -257,28 +258,25 @@ def lake_lock(
             raise LakeLockedError(
                 f"lake {lake_root}: another run took the lock ({store.where}) at the same moment"
             )
-    stop = threading.Event()
+    beats = [me]
 
-    def beat() -> None:
-        holder = me
-        while not stop.wait(heartbeat_seconds):
-            holder = holder.beat(_now().replace(microsecond=0))
-            try:
-                current = store.read()
-                # Never write over a lock another run took over meanwhile.
-                if current is None or (Holder.from_json(current[0]) or me).run_id != run_id:
-                    return
-                store.refresh(holder.to_json())
-            except Exception:
-                continue
+    def beat() -> bool:
+        """Refresh the heartbeat; False (stop) once another run holds the lock."""
+        holder = beats[0] = beats[0].beat(_now().replace(microsecond=0))
+        try:
+            current = store.read()
+            # Never write over a lock another run took over meanwhile.
+            if current is None or (Holder.from_json(current[0]) or me).run_id != run_id:
+                return False
+            store.refresh(holder.to_json())
+        except Exception:  # a missed beat only ages the lock
+            return True
+        return True
 
-    thread = threading.Thread(target=beat, name="lake-lock-heartbeat", daemon=True)
-    thread.start()
     try:
-        yield me
+        with repeating(heartbeat_seconds, beat, "lake-lock-heartbeat"):
+            yield me
     finally:
-        stop.set()
-        thread.join(timeout=5)
         current = store.read()
         if current is not None and (Holder.from_json(current[0]) or me).run_id == run_id:
             store.delete()

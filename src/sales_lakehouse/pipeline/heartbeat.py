@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
+from sales_lakehouse.background import repeating
 from sales_lakehouse.pipeline.summary import Progress
 
 TERMINAL_SECONDS = 5.0
@@ -61,7 +62,6 @@ def spark_heartbeat(
         every = TERMINAL_SECONDS if sys.stdout.isatty() else LOG_SECONDS
     lock = threading.Lock()
     state = _Step()
-    stop = threading.Event()
 
     def sink(line: str) -> None:
         with lock:
@@ -69,21 +69,16 @@ def spark_heartbeat(
             state.said = state.since
         progress(line)
 
-    def watch() -> None:
-        while not stop.wait(min(1.0, every)):
-            with lock:
-                now = time.monotonic()
-                if now - state.said < every or not state.line:
-                    continue
-                state.said = now
-                step, elapsed = state.line, now - state.since
-            activity = spark_activity(spark) or "between Spark jobs"
-            progress(f"… {step} ({elapsed:.0f} s): {activity}")
+    def watch() -> bool:
+        with lock:
+            now = time.monotonic()
+            if now - state.said < every or not state.line:
+                return True
+            state.said = now
+            step, elapsed = state.line, now - state.since
+        activity = spark_activity(spark) or "between Spark jobs"
+        progress(f"… {step} ({elapsed:.0f} s): {activity}")
+        return True
 
-    thread = threading.Thread(target=watch, name="spark-heartbeat", daemon=True)
-    thread.start()
-    try:
+    with repeating(min(1.0, every), watch, "spark-heartbeat"):
         yield sink
-    finally:
-        stop.set()
-        thread.join(timeout=5)
