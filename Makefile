@@ -84,8 +84,9 @@ demo: java venv jars
 	$(BIN)/sales-lakehouse query "select sale_date, sum(net_amount) as net_amount, sum(units) as units from gold.daily_sales group by sale_date order by sale_date desc limit 7" --lake $(LAKE)
 	$(BIN)/sales-lakehouse dashboard --lake $(LAKE) --out build/dashboard.html
 
+# --durations: every run (CI included) lists its slowest tests, for the suite's time budget.
 test: java venv jars mariadb chromium
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=30
 
 # The page tests (tests/dashboard) open the generated pages in headless Chromium, driven
 # through Debian's chromedriver: install both when missing and this user can.

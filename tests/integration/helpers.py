@@ -94,3 +94,13 @@ def multiset_difference(
     lines += [f"  left:  {row}" for row in sorted(only_left, key=repr)[:limit]]
     lines += [f"  right: {row}" for row in sorted(only_right, key=repr)[:limit]]
     return "\n".join(lines)
+
+
+# Columns a run stamps (its id, its clock): the same content written by two runs differs
+# only there. A landed line's _changed_at is its _ingested_at (silver/sales.py).
+RUN_STAMPS = ("_run_id", "_ingested_at", "_changed_at", "quarantined_at", "_quarantined_at")
+
+
+def content(df: DataFrame) -> Counter[tuple[Any, ...]]:
+    """The table's rows as a multiset, without the columns a run stamps."""
+    return row_multiset(df.drop(*[c for c in df.columns if c in RUN_STAMPS]))

@@ -22,14 +22,20 @@ from plotly.offline import get_plotlyjs
 from sales_lakehouse.dashboard.page import STYLE, chart_html, last_runs, styled
 
 # Worst first: a dataset's status is the worst status of its rules.
-SEVERITY = ("failed", "warned", "quarantined", "passed", "skipped")
-COLORS = {"failed": "#cf222e", "warned": "#bf8700", "quarantined": "#8250df", "passed": "#1a7f37"}
+SEVERITY = ("failed", "held", "warned", "quarantined", "passed", "skipped")
+COLORS = {
+    "failed": "#cf222e",
+    "held": "#bc4c00",
+    "warned": "#bf8700",
+    "quarantined": "#8250df",
+    "passed": "#1a7f37",
+}
 HISTORY_RUNS = 10
 QUALITY_STYLE = """
 div.statuses{display:flex;flex-wrap:wrap;gap:10px}
 div.status{border-radius:8px;padding:10px 14px;color:#fff;min-width:180px}
 div.status strong{display:block;font-size:18px}
-tr.failed td{background:#ffebe9}tr.warned td{background:#fff8c5}
+tr.failed td{background:#ffebe9}tr.held td{background:#fff1e5}tr.warned td{background:#fff8c5}
 tr.quarantined td{background:#fbefff}tr.skipped td{color:#6e7781}
 table.all td{word-break:break-word;max-width:260px}
 """
@@ -167,7 +173,7 @@ def render_quality(
     """The page for ``results`` (this evaluation), ``history`` (rows of dq_results) and the
     quarantine counts by rule."""
     results = sorted(results, key=lambda r: (_rank(r["status"]), r["dataset"], r["rule"]))
-    broken = [r for r in results if r["status"] in ("failed", "warned", "quarantined")]
+    broken = [r for r in results if r["status"] in ("failed", "held", "warned", "quarantined")]
     evaluated = max((r["evaluated_at"] for r in results), default=None)
     sections = [
         "<section><h2>Status</h2>"

@@ -22,6 +22,7 @@ from pyspark.sql import types as T
 
 from sales_lakehouse.config import CHECKPOINTS, Settings
 from sales_lakehouse.lake import delta_log
+from sales_lakehouse.lake.held_files import HeldFiles
 from sales_lakehouse.lake.registry import TableRegistry, quote
 from sales_lakehouse.lake.watermarks import Watermarks
 
@@ -81,6 +82,7 @@ class Lake:
         self.settings = settings
         self.registry = TableRegistry(spark, settings)
         self.watermarks = Watermarks(self)
+        self.held = HeldFiles(self)
 
     def path(self, layer: str, name: str) -> str:
         return self.settings.table_path(layer, name)

@@ -22,6 +22,7 @@ from pyspark.sql.window import Window
 from sales_lakehouse.config import Settings
 from sales_lakehouse.contracts import Contract, load_contract
 from sales_lakehouse.lake import Lake
+from sales_lakehouse.lake.held_files import HELD, REJECTED
 from sales_lakehouse.pipeline.summary import Progress, StageFailedError, console_progress
 from sales_lakehouse.quality.checks import RunCounts
 from sales_lakehouse.quality.engine import (
@@ -206,13 +207,16 @@ def latest_results(history: Sequence[dict[str, Any]]) -> list[CheckResult]:
 
 
 def _bronze_rows(lake: Lake, dataset: str) -> DataFrame:
-    """Every bronze row of a dataset; for one made of several bronze tables (the order
-    database), the current state of all its rows as silver forms them."""
+    """Every bronze row of a dataset but those of held or rejected files; for one made of
+    several bronze tables (the order database), the current state of all its rows as
+    silver forms them."""
     from sales_lakehouse.datasets import silver_dataset
 
     entry = silver_dataset(dataset)
-    if entry.combine is None:
-        return lake.read("bronze", dataset)
+    if entry.combine is None:  # without the files held back or rejected: never in silver
+        left_out = lake.held.in_state(dataset, HELD, REJECTED)
+        rows = lake.read("bronze", dataset)
+        return rows.filter(~F.col("_source_file").isin(*left_out)) if left_out else rows
     stored = {table: lake.read("bronze", table) for table in entry.bronze_tables}
     return entry.combine(stored, stored, entry.contract)
 

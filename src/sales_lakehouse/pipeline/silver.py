@@ -17,12 +17,20 @@ contracts' dataset checks are evaluated on the staged (not yet committed) batche
 tables and appended to ``quality.dq_results``; a ``fail`` rule that broke then stops the
 stage with :class:`StageFailedError` before its first data commit, leaving silver,
 quarantine and the watermarks of every dataset untouched.
+
+Isolation by file: when the broken ``fail`` rule is one judged file by file (the
+quarantine share) and the batch holds several landed files, the files whose own rows
+break it are held back (``meta.held_files``, ``lake/held_files.py``) and the batch is
+staged again without them; the rest commits, and the run reports the held files (the CLI
+exits 1). Held and rejected files are left out of every later batch; a file an operator
+released is taken into the next one, exempt from the quarantine share it broke.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from pyspark import StorageLevel
@@ -32,6 +40,7 @@ from pyspark.sql import functions as F
 from sales_lakehouse.contracts import Contract, output_schema
 from sales_lakehouse.datasets import SilverDataset, feeding, silver_dataset
 from sales_lakehouse.lake import Lake
+from sales_lakehouse.lake.held_files import HELD, MERGED, REJECTED, RELEASED, HeldFile
 from sales_lakehouse.pipeline.quality import (
     CHECK_ORDER,
     context,
@@ -45,12 +54,20 @@ from sales_lakehouse.pipeline.summary import (
     StageStats,
 )
 from sales_lakehouse.quality.checks import RunCounts
+from sales_lakehouse.quality.checks import RunCounts as Counts
 from sales_lakehouse.quality.engine import (
     CheckInputs,
     batch_counts,
     evaluate_checks,
     row_rule_results,
     stage_checks,
+)
+from sales_lakehouse.quality.isolation import (
+    ISOLATING,
+    SOURCE_FILE,
+    FileCounts,
+    file_counts,
+    files_to_hold,
 )
 from sales_lakehouse.quality.results import CheckResult, EvalContext, blocking
 from sales_lakehouse.quality.rules import FAILURES
@@ -87,6 +104,8 @@ def _bronze_batch(lake: Lake, dataset: str, since: int | None, until: int) -> Da
     """Bronze rows added after version ``since`` up to ``until`` (all rows when None)."""
     if since is None:
         return lake.read("bronze", dataset, version=until)
+    if since >= until:  # nothing new (a batch of released files only)
+        return lake.read("bronze", dataset, version=until).limit(0)
     changes = lake.changes("bronze", dataset, since + 1, until)
     return changes.filter(F.col("_change_type") == "insert").drop(
         "_change_type", "_commit_version", "_commit_timestamp"
@@ -120,6 +139,14 @@ class StagedSilver:
     whole: DataFrame | None = None
     counts: RunCounts | None = None
     results: list[CheckResult] = field(default_factory=list)
+    # Files left out (held or rejected) and taken in whatever the watermark (released).
+    skip: frozenset[str] = frozenset()
+    released: frozenset[str] = frozenset()
+    # Files an operator let through (released or merged): never held again, and the
+    # quarantine share is judged without them.
+    exempt: frozenset[str] = frozenset()
+    release_count: int = 0  # release decisions on record for the dataset
+    held: list[HeldFile] = field(default_factory=list)  # held back by this run
 
     @property
     def dataset(self) -> str:
@@ -144,8 +171,9 @@ class StagedSilver:
 
     @property
     def txn_version(self) -> int:
-        """Grows with every batch (bronze versions only grow): the quarantine append's."""
-        return sum(max(version, 0) for version in self.until.values())
+        """Grows with every batch (bronze versions and release decisions only grow): the
+        quarantine append's, so a replay is skipped and a released file's rows are not."""
+        return sum(max(version, 0) for version in self.until.values()) + self.release_count
 
     def release(self) -> None:
         for df in (self.table, self.rows, self.validated):
@@ -164,6 +192,7 @@ def run_silver(
     :class:`StageFailedError` before any silver, quarantine or watermark commit.
     """
     ctx = context(lake.settings, "silver")
+    holds = lake.held.current()
     staged: list[StagedSilver] = []
     order = sorted(datasets, key=CHECK_ORDER.index)
     # After their target's own rows, in the same run: merged into the same silver table.
@@ -178,21 +207,38 @@ def run_silver(
             tables = {s.dataset: s.table for s in staged if s.table is not None}
             entry = silver_dataset(dataset)
             before = next((s for s in staged if s.dataset == entry.target), None)
-            staged.append(
-                stage_silver(
-                    lake,
-                    dataset,
-                    full_refresh=full_refresh,
-                    ctx=ctx,
-                    staged=tables,
-                    before=before if entry.feeds_another else None,
-                )
+            stage = functools.partial(
+                stage_silver,
+                lake,
+                dataset,
+                full_refresh=full_refresh,
+                ctx=ctx,
+                staged=tables,
+                before=before if entry.feeds_another else None,
+                holds=[h for h in holds if h.dataset == dataset],
             )
+            batch = stage()
+            held = isolate(batch, ctx)
+            if held:  # staged again without the files whose own rows broke the rule
+                batch.release()
+                paths = frozenset(h.source_file for h in held)
+                progress(f"silver {dataset}: holding back {', '.join(sorted(paths))}")
+                batch = stage(hold=paths)
+                _add_held(batch, held, ctx)
+            staged.append(batch)
         results = [r for s in staged for r in s.results]
         failing = sorted({r.dataset for r in blocking(results)})
         record_and_guard(lake, "silver", ", ".join(failing), results)
+        # Before any data commit: a file is never left behind a watermark unrecorded.
+        lake.held.record(h for batch in staged for h in batch.held)
         for batch in staged:
             commit_silver(lake, batch, progress)
+        lake.held.record(
+            HeldFile(batch.dataset, path, MERGED, ctx.run_id)
+            for batch in staged
+            if batch.validated is not None
+            for path in sorted(batch.released)
+        )
     finally:
         for batch in staged:
             batch.release()
@@ -207,12 +253,16 @@ def stage_silver(
     ctx: EvalContext,
     staged: Mapping[str, DataFrame],
     before: StagedSilver | None = None,
+    holds: Sequence[HeldFile] = (),
+    hold: frozenset[str] = frozenset(),
 ) -> StagedSilver:
     """Validate the new bronze rows, split and deduplicate them, and evaluate every rule.
 
     ``staged``: other datasets' staged tables, which referential checks prefer to the
     committed ones. ``before``: the staged batch committed earlier in this run into the
     same silver table (sales events: the sales batch), which the rows are compared with.
+    ``holds``: the dataset's held-file states (held and rejected files are left out,
+    released ones taken in); ``hold``: more files to leave out (held by this run).
     Nothing is written.
     """
     entry = silver_dataset(dataset)
@@ -235,12 +285,20 @@ def stage_silver(
         from_scratch,
         all_bronze=all(version is None for version in since.values()),
         before=before,
+        skip=frozenset(h.source_file for h in holds if h.status in (HELD, REJECTED)) | hold,
+        released=frozenset(h.source_file for h in holds if h.status == RELEASED),
+        release_count=sum(h.releases for h in holds),
     )
-    if any(version < 0 for version in until.values()) or since == until:
+    # A merged file is in a batch again only when the batch is the whole of bronze.
+    batch.exempt = batch.released | frozenset(
+        h.source_file for h in holds if h.status == MERGED and batch.all_bronze
+    )
+    nothing_new = since == until and not batch.released
+    if any(version < 0 for version in until.values()) or nothing_new:
         return batch
     new = {table: _bronze_batch(lake, table, since[table], until[table]) for table in tables}
     if entry.combine is None:
-        rows = new[dataset]
+        rows = _without_held(lake, batch, new[dataset])
     else:  # several bronze tables: their new rows and everything stored up to the batch
         stored = {table: lake.read("bronze", table, version=until[table]) for table in tables}
         rows = entry.combine(new, stored, contract)
@@ -260,12 +318,95 @@ def stage_silver(
         references={**references(lake, contract), **staged},
         history=row_count_history(lake, "silver", dataset, ctx.run_id),
     )
+    if batch.exempt:  # judged without the files an operator let through knowingly
+        exempt = [f for f in file_counts(batch.validated) if f.source_file in batch.exempt]
+        inputs = replace(
+            inputs,
+            judged=Counts(
+                batch.counts.rows_in - sum(f.rows for f in exempt),
+                batch.counts.quarantined - sum(f.quarantined for f in exempt),
+            ),
+        )
     checks = evaluate_checks(contract, inputs, ctx, stage_checks(contract, "silver"))
     batch.results += checks
     batch.stats.quality_warnings = [
         f"{r.rule}: {r.message}" for r in checks if not r.passed and r.action == "warn"
     ]
     return batch
+
+
+def _without_held(lake: Lake, batch: StagedSilver, rows: DataFrame) -> DataFrame:
+    """The batch's rows without held or rejected files, with every row of released files
+    (also those before the watermark: they were held back when it passed them)."""
+    left_out = batch.skip | batch.released
+    if not left_out:
+        return rows
+    source = F.col(SOURCE_FILE)
+    rows = rows.filter(~source.isin(*sorted(left_out)))
+    if batch.released:
+        stored = lake.read("bronze", batch.dataset, version=batch.until[batch.dataset])
+        rows = rows.unionByName(stored.filter(source.isin(*sorted(batch.released))))
+    return rows
+
+
+def isolate(batch: StagedSilver, ctx: EvalContext) -> list[HeldFile]:
+    """The files to hold back so that the rest of the batch passes (docs: isolation).
+
+    Empty unless every broken ``fail`` rule is one judged file by file, the dataset's
+    rows come from landed files, and holding files leaves some of the batch.
+    """
+    broken = blocking(batch.results)
+    if not broken or batch.validated is None or batch.entry.combine is not None:
+        return []
+    if any(r.rule_type not in ISOLATING for r in broken):
+        return []
+    files = [f for f in file_counts(batch.validated) if f.source_file not in batch.exempt]
+    checks = {c.name: c for c in batch.contract.checks}
+    held: dict[str, tuple[FileCounts, CheckResult]] = {}
+    for result in broken:
+        for file in files_to_hold(checks[result.rule], files):
+            held.setdefault(file.source_file, (file, result))
+    if not held or len(held) == len(files):
+        return []
+    return [
+        HeldFile(
+            batch.dataset,
+            file.source_file,
+            HELD,
+            ctx.run_id,
+            rule=result.rule,
+            observed=f"{file.observed()}, limit {result.threshold}",
+            rows=file.rows,
+            quarantined=file.quarantined,
+        )
+        for file, result in held.values()
+    ]
+
+
+def _add_held(batch: StagedSilver, held: list[HeldFile], ctx: EvalContext) -> None:
+    """Account for the held files in the restaged batch: stats and one result per file."""
+    batch.held = held
+    rows = sum(h.rows or 0 for h in held)
+    batch.stats.rows_in += rows
+    batch.stats.held += rows
+    batch.stats.held_files = [(h.source_file, h.observed or "") for h in held]
+    batch.results += [
+        CheckResult(
+            run_id=ctx.run_id,
+            stage=ctx.stage,
+            dataset=batch.dataset,
+            rule=h.rule or "",
+            rule_type="quarantine_fraction",
+            action="hold",
+            rows_checked=h.rows or 0,
+            rows_failed=h.quarantined or 0,
+            passed=False,
+            evaluated_at=ctx.evaluated_at,
+            observed=h.observed,
+            message=f"held back {h.source_file}: {h.observed}; the rest of the batch went on",
+        )
+        for h in held
+    ]
 
 
 def _count_validated(
@@ -347,7 +488,8 @@ def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
     if not stats.balanced:
         raise AccountingError(
             f"{dataset}: {stats.rows_in} rows in but {stats.accepted} accepted + "
-            f"{stats.quarantined} quarantined + {stats.duplicates} duplicates"
+            f"{stats.quarantined} quarantined + {stats.duplicates} duplicates + "
+            f"{stats.held} held"
         )
     entry, target = batch.entry, batch.target
     silver_schema = output_schema("silver", target)
@@ -366,9 +508,10 @@ def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
     else:
         _upsert(lake, entry, batch.rows, batch.within)
     lake.watermarks.record(batch.consumer, batch.watermarks)
+    held = f", {stats.held} held back" if stats.held else ""
     progress(
         f"silver {dataset}: {stats.rows_in} rows in, {stats.accepted} accepted, "
-        f"{stats.quarantined} quarantined, {stats.duplicates} duplicates"
+        f"{stats.quarantined} quarantined, {stats.duplicates} duplicates{held}"
     )
 
 

@@ -18,7 +18,8 @@ def console_progress(message: str) -> None:
 class StageStats:
     """Counts of one stage for one dataset.
 
-    For silver: rows_in = accepted + quarantined + duplicates.
+    For silver: rows_in = accepted + quarantined + duplicates + held (rows of the files
+    held back, which stay in bronze until an operator releases or rejects them).
     """
 
     stage: str
@@ -30,6 +31,8 @@ class StageStats:
     duplicates: int = 0
     warnings: int = 0
     rejected_files: list[tuple[str, str]] = field(default_factory=list)
+    held: int = 0
+    held_files: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     # "<rule>: <message>" of every quality rule that broke without stopping the stage.
     quality_warnings: list[str] = field(default_factory=list)
 
@@ -37,7 +40,7 @@ class StageStats:
     def balanced(self) -> bool:
         if self.stage != "silver":
             return True
-        return self.rows_in == self.accepted + self.quarantined + self.duplicates
+        return self.rows_in == self.accepted + self.quarantined + self.duplicates + self.held
 
 
 class AccountingError(RuntimeError):
@@ -60,16 +63,35 @@ class RunSummary:
 
     @property
     def errors(self) -> list[str]:
+        """What an operator must look at: rejected and held-back files (exit 1)."""
+        return self.rejected + self.held
+
+    @property
+    def rejected(self) -> list[str]:
         return [
             f"{stat.dataset}: {path}: {reason}"
             for stat in self.stats
             for path, reason in stat.rejected_files
         ]
 
+    @property
+    def held(self) -> list[str]:
+        return [
+            f"{stat.dataset}: {path}: {why}" for stat in self.stats for path, why in stat.held_files
+        ]
+
     def lines(self) -> list[str]:
         """The end-of-run summary table."""
-        header = ("stage", "dataset", "files", "rows in", "accepted", "quarantined", "duplicates")
-        rows = [
+        header: tuple[str, ...] = (
+            "stage",
+            "dataset",
+            "files",
+            "rows in",
+            "accepted",
+            "quarantined",
+            "duplicates",
+        )
+        rows: list[tuple[str, ...]] = [
             (
                 s.stage,
                 s.dataset,
@@ -81,6 +103,12 @@ class RunSummary:
             )
             for s in self.stats
         ]
+        if any(s.held for s in self.stats):  # rows in = accepted + ... + held
+            header += ("held",)
+            rows = [
+                (*row, str(s.held) if s.stage == "silver" else "-")
+                for row, s in zip(rows, self.stats, strict=True)
+            ]
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
         fmt = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
         out = [f"run {self.run_id}", fmt.format(*header), fmt.format(*("-" * w for w in widths))]
@@ -91,5 +119,11 @@ class RunSummary:
             )
         warnings = [f"{s.dataset}.{w}" for s in self.stats for w in s.quality_warnings]
         out += [f"quality warning: {w}" for w in warnings + self.quality_warnings]
-        out += [f"rejected file: {error}" for error in self.errors]
+        out += [f"rejected file: {error}" for error in self.rejected]
+        out += [f"held file: {held}" for held in self.held]
+        if self.held:
+            out.append(
+                "held files stay in bronze, out of silver: `sales-lakehouse held list`, "
+                "then `held release` or `held reject` (docs/runbook.md)"
+            )
         return out

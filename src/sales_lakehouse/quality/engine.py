@@ -52,6 +52,8 @@ class CheckInputs:
     previous row_count observations per rule, oldest first. ``references``: tables that
     referential checks point at, by dataset. ``whole``: when ``table`` is only the part of
     the table a batch touched (an increment), the whole table, which freshness judges.
+    ``judged``: the counts quarantine_fraction judges when they differ from ``counts``
+    (the batch without the files an operator released knowingly).
     """
 
     table: DataFrame | None = None
@@ -61,6 +63,7 @@ class CheckInputs:
     references: Mapping[str, DataFrame] = field(default_factory=dict)
     history: Mapping[str, Sequence[int]] = field(default_factory=dict)
     gold: GoldFrames | None = None
+    judged: RunCounts | None = None
 
 
 def stage_checks(contract: Contract, stage: str) -> list[DatasetCheck]:
@@ -172,9 +175,10 @@ def evaluate_check(
     if check.type == "row_count":
         return check_row_count(inputs.rows, inputs.history.get(check.name, ()), check, ctx, dataset)
     if check.type == "quarantine_fraction":
-        if inputs.counts is None:
+        counts = inputs.counts if inputs.judged is None else inputs.judged
+        if counts is None:
             return skipped(ctx, dataset, check, "no batch counts")
-        return check_quarantine_fraction(inputs.counts, check, ctx, dataset)
+        return check_quarantine_fraction(counts, check, ctx, dataset)
     if check.type == "reconciliation":
         return _reconcile(check, dataset, inputs, ctx)
     if inputs.table is None:

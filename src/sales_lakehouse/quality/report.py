@@ -15,7 +15,7 @@ def worst_offenders(results: Sequence[CheckResult], limit: int = WORST) -> list[
     return sorted(failed, key=lambda r: (r.action != "fail", -r.rows_failed, r.rule))[:limit]
 
 
-STATUSES = ("passed", "quarantined", "warned", "failed", "skipped")
+STATUSES = ("passed", "quarantined", "warned", "held", "failed", "skipped")
 
 
 def _counts(results: Sequence[CheckResult]) -> str:

@@ -61,7 +61,7 @@ class CheckResult:
             return "skipped"
         if self.passed:
             return "passed"
-        return {"fail": "failed", "warn": "warned"}.get(self.action, "quarantined")
+        return {"fail": "failed", "warn": "warned", "hold": "held"}.get(self.action, "quarantined")
 
 
 RESULT_COLUMNS: tuple[tuple[str, T.DataType], ...] = (

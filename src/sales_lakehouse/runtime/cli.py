@@ -101,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--endpoint-url", help="AWS endpoint, e.g. a local moto server")
     produce.add_argument("--region", help="AWS region (default: from the AWS config/env)")
     _add_oltp_commands(commands)
+    _add_held_commands(commands)
+    _add_dashboard_command(commands)
+    _add_release_commands(commands)
+    return parser
+
+
+def _add_dashboard_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``dashboard``: the sales dashboard, one offline HTML page (docs/dashboard.md)."""
     dashboard = commands.add_parser(
         "dashboard", help="write the sales dashboard (one offline HTML page) from gold"
     )
@@ -113,8 +121,38 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument(
         "--currency", help="currency of the charts (default: the one with the most revenue)"
     )
-    _add_release_commands(commands)
-    return parser
+
+
+def _add_held_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``held list|release|reject``: the files silver held back (docs/runbook.md)."""
+    held = commands.add_parser(
+        "held", help="files held back from silver: list them, release or reject one"
+    )
+    actions = held.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="every held file, its rule, figures and state")
+    listing.add_argument("--lake", help="lake root (default ./lakehouse or $SALES_LAKEHOUSE_LAKE)")
+    for name, text in (
+        (
+            "release",
+            "let a held file through once: its valid rows to silver, bad ones to "
+            "quarantine; then run the pipeline",
+        ),
+        ("reject", "keep a held file out for good (its rows stay in bronze only)"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("file", help="the held file's path as listed, or its file name")
+        action.add_argument("--reason", required=True, help="why: recorded with the decision")
+        action.add_argument(
+            "--lake", help="lake root (default ./lakehouse or $SALES_LAKEHOUSE_LAKE)"
+        )
+        if name == "release":
+            action.add_argument("--landing", help="landing root for the run that follows")
+            action.add_argument("--currency", help="as for run (default USD)")
+            action.add_argument(
+                "--no-run",
+                action="store_true",
+                help="only record the decision; the next run merges",
+            )
 
 
 def _add_oltp_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -213,6 +251,26 @@ def _run(args: argparse.Namespace) -> int:
     if needs_landing and not Path(settings.landing).is_dir():
         raise FileNotFoundError(f"landing folder {settings.landing} does not exist")
     summary = run(_session(settings), settings, stage=args.stage, full_refresh=args.full_refresh)
+    print("\n".join(summary.lines()))
+    return 1 if summary.errors else 0
+
+
+def _held(args: argparse.Namespace) -> int:
+    from sales_lakehouse.pipeline.held import decide, held_files, held_lines
+
+    settings = Settings.from_args(
+        getattr(args, "landing", None), args.lake, getattr(args, "currency", None)
+    )
+    spark = _session(settings)
+    if args.action == "list":
+        print("\n".join(held_lines(held_files(spark, settings))))
+        return 0
+    decide(spark, settings, args.file, args.action, args.reason)
+    if args.action != "release" or args.no_run:
+        return 0
+    from sales_lakehouse.pipeline import run
+
+    summary = run(spark, settings)
     print("\n".join(summary.lines()))
     return 1 if summary.errors else 0
 
@@ -443,6 +501,7 @@ COMMANDS = {
     "oltp": _oltp,
     "extract": _extract,
     "dashboard": _dashboard,
+    "held": _held,
     "package": _package,
     "deploy": _deploy,
 }

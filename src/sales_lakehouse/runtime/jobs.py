@@ -15,7 +15,7 @@ from typing import Any
 from sales_lakehouse.config import LAYERS, Settings
 from sales_lakehouse.contracts import DATASETS
 
-OPTIONS = ("landing", "lake", "currency", "full_refresh")
+OPTIONS = ("landing", "lake", "currency", "full_refresh", "release", "reject", "reason")
 
 
 def table_name(text: str) -> tuple[str, str]:
@@ -49,7 +49,18 @@ def parse_args(description: str, argv: Sequence[str]) -> dict[str, Any]:
     parser.add_argument("--lake", help="lake root: a folder or s3:// prefix")
     parser.add_argument("--currency", help="default currency (default USD)")
     parser.add_argument("--full-refresh", action="store_true", dest="full_refresh")
+    parser.add_argument("--release", metavar="FILE", help="release a held file, then run")
+    parser.add_argument("--reject", metavar="FILE", help="reject a held file, then run")
+    parser.add_argument("--reason", help="why (required with --release or --reject)")
     return vars(parser.parse_args(argv[1:]))
+
+
+def _decisions(options: dict[str, Any]) -> list[tuple[str, str]]:
+    """(action, file) of the operator decisions the job's arguments carry."""
+    wanted = [(action, options[action]) for action in ("release", "reject") if options.get(action)]
+    if wanted and not str(options.get("reason") or "").strip():
+        raise ValueError("--release and --reject need --reason: it is recorded with the decision")
+    return wanted
 
 
 def run_job(
@@ -75,6 +86,11 @@ def run_job(
 
         job = Job(GlueContext(spark.sparkContext))
         job.init(options["JOB_NAME"], options)
+    if decisions := _decisions(options):  # the operator's way through on Glue (runbook)
+        from sales_lakehouse.pipeline.held import decide
+
+        for action, path in decisions:
+            decide(spark, settings, path, action, str(options["reason"]))
     summary = run(
         spark, settings, stage=stage, datasets=datasets, full_refresh=options["full_refresh"]
     )
