@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from jobs.silver_sales import main as silver_job
 from pyspark.sql import DataFrame, SparkSession
 
 from sales_lakehouse.contracts import load_contract, schemas_dir
@@ -162,8 +163,9 @@ def test_a_rejected_file_stays_out_and_cannot_be_released(
     lake = lake_of(spark, landing, lake_dir)
     with _two_exports(landing):
         assert len(run_pipeline(spark, landing, lake_dir).held) == 1
-        reject = ["held", "reject", BAD, "--reason", "duplicate export", "--lake", str(lake_dir)]
-        assert main(reject) == 0
+        # Rejected through the silver job's arguments, as on Glue (the job then runs).
+        job = ["jobs/silver_sales.py", "--landing", str(landing), "--lake", str(lake_dir)]
+        assert silver_job([*job, "--reject", BAD, "--reason", "duplicate export"]) == 0
         capsys.readouterr()
         release = ["held", "release", BAD, "--reason", "oops", "--lake", str(lake_dir)]
         assert main(release) == 2
