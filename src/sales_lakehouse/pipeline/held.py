@@ -17,9 +17,30 @@ from sales_lakehouse.lake.held_files import MERGED, RELEASED, HeldFile
 from sales_lakehouse.lake.lock import lake_lock
 from sales_lakehouse.pipeline.quality import context, record
 from sales_lakehouse.pipeline.summary import Progress, console_progress
-from sales_lakehouse.quality.results import CheckResult
+from sales_lakehouse.quality.results import CheckResult, EvalContext
 
 ACTIONS = {"release": "released", "reject": "rejected"}
+
+
+def file_result(
+    ctx: EvalContext, held: HeldFile, rule_type: str, action: str, message: str, *, passed: bool
+) -> CheckResult:
+    """A ``quality.dq_results`` record about one held file: its hold (by silver, action
+    ``hold``) or an operator's decision on it (``release`` / ``reject``)."""
+    return CheckResult(
+        run_id=ctx.run_id,
+        stage=ctx.stage,
+        dataset=held.dataset,
+        rule=held.rule or "",
+        rule_type=rule_type,
+        action=action,
+        rows_checked=held.rows or 0,
+        rows_failed=held.quarantined or 0,
+        passed=passed,
+        evaluated_at=ctx.evaluated_at,
+        observed=held.observed,
+        message=message,
+    )
 
 
 def held_files(spark: SparkSession, settings: Settings) -> list[HeldFile]:
@@ -48,25 +69,8 @@ def decide(
         before = lake.held.find(source_file).status
         event = lake.held.decide(source_file, ACTIONS[action], reason, settings.run_id)
         ctx = context(settings, "operator")
-        record(
-            lake,
-            [
-                CheckResult(
-                    run_id=ctx.run_id,
-                    stage=ctx.stage,
-                    dataset=event.dataset,
-                    rule=event.rule or "",
-                    rule_type="decision",
-                    action=action,
-                    rows_checked=event.rows or 0,
-                    rows_failed=event.quarantined or 0,
-                    passed=True,
-                    evaluated_at=ctx.evaluated_at,
-                    observed=event.observed,
-                    message=f"{ACTIONS[action]} {event.source_file}: {event.reason}",
-                )
-            ],
-        )
+        message = f"{ACTIONS[action]} {event.source_file}: {event.reason}"
+        record(lake, [file_result(ctx, event, "decision", action, message, passed=True)])
     if event.status == RELEASED:
         what = "its rows go through at the next silver run"
     elif before == MERGED:

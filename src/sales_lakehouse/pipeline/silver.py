@@ -41,6 +41,7 @@ from sales_lakehouse.contracts import Contract, output_schema
 from sales_lakehouse.datasets import SilverDataset, feeding, silver_dataset
 from sales_lakehouse.lake import Lake
 from sales_lakehouse.lake.held_files import HELD, MERGED, REJECTED, RELEASED, HeldFile
+from sales_lakehouse.pipeline.held import file_result
 from sales_lakehouse.pipeline.quality import (
     CHECK_ORDER,
     context,
@@ -391,19 +392,13 @@ def _add_held(batch: StagedSilver, held: list[HeldFile], ctx: EvalContext) -> No
     batch.stats.held += rows
     batch.stats.held_files = [(h.source_file, h.observed or "") for h in held]
     batch.results += [
-        CheckResult(
-            run_id=ctx.run_id,
-            stage=ctx.stage,
-            dataset=batch.dataset,
-            rule=h.rule or "",
-            rule_type="quarantine_fraction",
-            action="hold",
-            rows_checked=h.rows or 0,
-            rows_failed=h.quarantined or 0,
+        file_result(
+            ctx,
+            h,
+            "quarantine_fraction",
+            "hold",
+            f"held back {h.source_file}: {h.observed}; the rest of the batch went on",
             passed=False,
-            evaluated_at=ctx.evaluated_at,
-            observed=h.observed,
-            message=f"held back {h.source_file}: {h.observed}; the rest of the batch went on",
         )
         for h in held
     ]
