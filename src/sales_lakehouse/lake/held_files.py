@@ -62,7 +62,6 @@ class HeldFile:
     reason: str | None = None
     recorded_at: datetime | None = None
     held_at: datetime | None = None  # when the file was first held (filled by ``current``)
-    releases: int = 0  # release decisions on record for the file (filled by ``current``)
 
 
 class HeldFileError(ValueError):
@@ -93,7 +92,6 @@ class HeldFiles:
                     F.struct("rule", "observed", "rows", "quarantined"),
                     F.when(F.col("status") == HELD, F.col("recorded_at")),
                 ).alias("hold"),
-                F.count_if(F.col("status") == RELEASED).alias("releases"),
             )
             .collect()
         )
@@ -102,7 +100,7 @@ class HeldFiles:
             last, hold = row["last"].asDict(), row["hold"]
             if hold is not None:
                 last.update({k: v for k, v in hold.asDict().items() if last.get(k) is None})
-            found.append(HeldFile(**last, held_at=row["held_at"], releases=row["releases"]))
+            found.append(HeldFile(**last, held_at=row["held_at"]))
         return sorted(found, key=lambda h: (h.held_at or h.recorded_at, h.source_file))
 
     def in_state(self, dataset: str, *statuses: str) -> set[str]:

@@ -74,6 +74,12 @@ def in_dates(column: str, values: Iterable[date]) -> str:
     return f"{column} IN (" + ", ".join(f"DATE'{value.isoformat()}'" for value in values) + ")"
 
 
+def in_strings(column: str, values: Iterable[str]) -> str:
+    """A SQL predicate ``column IN ('…', …)`` for ``replace_where`` (quotes escaped)."""
+    quoted = (value.replace("\\", "\\\\").replace("'", "\\'") for value in values)
+    return f"`{column}` IN (" + ", ".join(f"'{value}'" for value in quoted) + ")"
+
+
 class Lake:
     """Delta tables of one lake root, bound to a Spark session."""
 

@@ -39,7 +39,7 @@ from pyspark.sql import functions as F
 
 from sales_lakehouse.contracts import Contract, output_schema
 from sales_lakehouse.datasets import SilverDataset, feeding, silver_dataset
-from sales_lakehouse.lake import Lake
+from sales_lakehouse.lake import Lake, in_strings
 from sales_lakehouse.lake.held_files import HELD, MERGED, REJECTED, RELEASED, HeldFile
 from sales_lakehouse.pipeline.held import file_result
 from sales_lakehouse.pipeline.quality import (
@@ -146,7 +146,6 @@ class StagedSilver:
     # Files an operator let through (released or merged): never held again, and the
     # quarantine share is judged without them.
     exempt: frozenset[str] = frozenset()
-    release_count: int = 0  # release decisions on record for the dataset
     held: list[HeldFile] = field(default_factory=list)  # held back by this run
 
     @property
@@ -169,12 +168,6 @@ class StagedSilver:
     def watermarks(self) -> dict[str, int]:
         """What the commit records as processed: ``bronze/<table>`` -> version."""
         return {f"bronze/{table}": version for table, version in self.until.items()}
-
-    @property
-    def txn_version(self) -> int:
-        """Grows with every batch (bronze versions and release decisions only grow): the
-        quarantine append's, so a replay is skipped and a released file's rows are not."""
-        return sum(max(version, 0) for version in self.until.values()) + self.release_count
 
     def release(self) -> None:
         for df in (self.table, self.rows, self.validated):
@@ -288,7 +281,6 @@ def stage_silver(
         before=before,
         skip=frozenset(h.source_file for h in holds if h.status in (HELD, REJECTED)) | hold,
         released=frozenset(h.source_file for h in holds if h.status == RELEASED),
-        release_count=sum(h.releases for h in holds),
     )
     # A merged file is in a batch again only when the batch is the whole of bronze.
     batch.exempt = batch.released | frozenset(
@@ -491,8 +483,7 @@ def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
     if batch.all_bronze:  # every bronze row was validated: the whole quarantine
         lake.overwrite(batch.quarantine, "quarantine", dataset)
     else:
-        txn = (f"silver-{dataset}", batch.txn_version)
-        lake.append(batch.quarantine, "quarantine", dataset, txn=txn)
+        _replace_quarantine(lake, batch)
     if not batch.from_scratch:  # merged into: it must exist (a rebuild creates it)
         lake.ensure("silver", target, silver_schema, change_feed=True)
     if batch.from_scratch:
@@ -508,6 +499,21 @@ def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
         f"silver {dataset}: {stats.rows_in} rows in, {stats.accepted} accepted, "
         f"{stats.quarantined} quarantined, {stats.duplicates} duplicates{held}"
     )
+
+
+def _replace_quarantine(lake: Lake, batch: StagedSilver) -> None:
+    """Replace the quarantine rows of the batch's files with the batch's: a replay, or a
+    rerun whose batch grew since a killed run wrote them, leaves each bad row once.
+
+    A file is in one batch only (held files are left out until released, and then come
+    alone), so no other batch's rows are touched.
+    """
+    assert batch.validated is not None and batch.quarantine is not None
+    files = sorted(row[0] for row in batch.validated.select(SOURCE_FILE).distinct().collect())
+    if files:
+        lake.replace_where(
+            batch.quarantine, "quarantine", batch.dataset, in_strings(SOURCE_FILE, files)
+        )
 
 
 def _empty_silver(lake: Lake, entry: SilverDataset) -> DataFrame:
