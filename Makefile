@@ -22,10 +22,11 @@ LINES ?= 50000
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help demo test test-fast test-pure lint format jars java venv mariadb chromium bench-oltp clean infra-tools infra-check bench package
+.PHONY: forecast help demo test test-fast test-pure lint format jars java venv mariadb chromium bench-oltp clean infra-tools infra-check bench package
 
 help:
 	@echo "make demo   generate sample data and run the whole pipeline into ./$(LAKE)"
+	@echo "make forecast  demand model on ./$(LAKE): backtest (build/forecast_backtest.png), train, predict"
 	@echo "make test   run the tests (unit + integration)"
 	@echo "make test-fast  the tests without pipeline runs and moto; make test-pure: no JVM at all"
 	@echo "make lint   ruff + mypy"
@@ -83,6 +84,13 @@ demo: java venv jars
 	$(BIN)/sales-lakehouse run --landing $(LANDING) --lake $(LAKE)
 	$(BIN)/sales-lakehouse query "select sale_date, sum(net_amount) as net_amount, sum(units) as units from gold.daily_sales group by sale_date order by sale_date desc limit 7" --lake $(LAKE)
 	$(BIN)/sales-lakehouse dashboard --lake $(LAKE) --out build/dashboard.html
+
+# The demand forecast on the demo lake (docs/forecast.md): about 3 minutes on 2 cores.
+forecast: java venv jars
+	$(BIN)/sales-lakehouse forecast backtest --lake $(LAKE) --plot build/forecast_backtest.png
+	$(BIN)/sales-lakehouse forecast train --lake $(LAKE)
+	$(BIN)/sales-lakehouse forecast predict --lake $(LAKE)
+	$(BIN)/sales-lakehouse query "select sale_date, round(sum(forecast_units)) as units from gold.demand_forecast group by sale_date order by sale_date limit 7" --lake $(LAKE)
 
 # --durations: every run (CI included) lists its slowest tests, for the suite's time budget.
 test: java venv jars mariadb chromium

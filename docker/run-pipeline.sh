@@ -9,7 +9,7 @@ lines="${2:-5000}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 sales-lakehouse generate --landing "$data/landing" --lines "$lines"
-for job in bronze_ingest silver_products silver_promotions silver_sales gold_sales maintenance; do
+for job in bronze_ingest silver_products silver_promotions silver_sales gold_sales forecast_features maintenance; do
   echo "== $job"
   "$here/spark-submit-delta.sh" "jobs/$job.py" --landing "$data/landing" --lake "$data/lake"
 done

@@ -17,9 +17,12 @@ from sales_lakehouse.contracts import load_contract
 LAYERS: tuple[str, ...] = ("bronze", "silver", "gold", "quarantine", "meta", "quality")
 # Streaming checkpoints (which landed event files bronze has taken), beside the layers.
 CHECKPOINTS = "_checkpoints"
+# The forecast's plain files beside the layers (docs/forecast.md): forecast/features/ (the
+# exported gold.demand_features, SageMaker's training channel) and forecast/model/.
+FORECAST = "forecast"
 # Every top-level folder a pipeline job writes under the lake root: the IAM policy of the
 # Glue jobs grants exactly these (tests/infra/test_template.py).
-LAKE_PREFIXES: tuple[str, ...] = (*LAYERS, CHECKPOINTS)
+LAKE_PREFIXES: tuple[str, ...] = (*LAYERS, CHECKPOINTS, FORECAST)
 
 
 def normalize_root(root: str) -> str:
@@ -86,3 +89,7 @@ class Settings:
 
     def landing_path(self, dataset: str) -> str:
         return f"{self.landing}/{dataset}"
+
+    def forecast_path(self, name: str) -> str:
+        """``<lake>/forecast/<name>``: the exported features, the model."""
+        return f"{self.lake}/{FORECAST}/{name}"

@@ -25,12 +25,12 @@ if TYPE_CHECKING:
 DATASETS: tuple[str, ...] = ("sales", "products", "promotions")
 
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
-_SIMPLE_TYPES = {"string", "int", "long", "date", "timestamp", "boolean"}
+_SIMPLE_TYPES = {"string", "int", "long", "double", "date", "timestamp", "boolean"}
 
 
 def known_type(value: str) -> str:
-    """``value`` if it names a contract type (string, int, long, date, timestamp, boolean,
-    decimal(p,s)); else a ValueError."""
+    """``value`` if it names a contract type (string, int, long, double, date, timestamp,
+    boolean, decimal(p,s)); else a ValueError."""
     if value not in _SIMPLE_TYPES and not _DECIMAL.match(value):
         raise ValueError(f"unknown type {value!r}")
     return value
@@ -251,6 +251,7 @@ def spark_type(type_name: str) -> T.DataType:
         "string": T.StringType(),
         "int": T.IntegerType(),
         "long": T.LongType(),
+        "double": T.DoubleType(),
         "date": T.DateType(),
         "timestamp": T.TimestampType(),
         "boolean": T.BooleanType(),

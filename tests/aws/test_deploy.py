@@ -47,6 +47,7 @@ import json
 import re
 import subprocess
 import sys
+import tarfile
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -129,6 +130,8 @@ def test_package_builds_wheel_zip_jobs_and_template(release: Release) -> None:
     assert release.wheel.name == "sales_lakehouse-0.1.0-py3-none-any.whl"
     assert sorted(p.name for p in release.jobs) == sorted(p.name for p in ROOT.glob("jobs/*.py"))
     assert [jar.name for jar in release.jars] == ["mariadb-java-client-3.5.6.jar"]
+    with tarfile.open(release.training_source) as source:  # SageMaker's script mode
+        assert "forecast_train.py" in source.getnames()
     assert json.loads(release.template.read_text()) == json.loads(compact_json(TEMPLATE))
     assert json.loads(release.bootstrap.read_text()) == json.loads(bootstrap_json(TEMPLATE))
     assert release.prefix.startswith("releases/0.1.0-")
@@ -546,8 +549,8 @@ def test_deploy_dry_run_then_create_then_no_changes(
     code, out = deploy(capsys, moto_endpoint, *first, *built)
     assert code == 0, out
     assert f"created stack {name}" in out
-    # wheel, jobs, Lambda zip, the extract's zip of wheels and jar, template
-    assert f"uploaded {len(release.jobs) + 5} files" in out
+    # wheel, jobs, Lambda zip, the extract's zip of wheels and jar, training source, template
+    assert f"uploaded {len(release.jobs) + 6} files" in out
     assert f"LambdaCodeKey: '' -> '{release.lambda_key}'" in out
     assert f"updated stack {name}: release {release.prefix}" in out
 
@@ -560,6 +563,7 @@ def test_deploy_dry_run_then_create_then_no_changes(
             *[f"{release.prefix}/jobs/{job.name}" for job in release.jobs],
             f"{release.prefix}/glue-modules.gluewheels.zip",
             f"{release.prefix}/jars/mariadb-java-client-3.5.6.jar",
+            f"{release.prefix}/forecast/sourcedir.tar.gz",
         ]
     )
     # Phase two made the whole stack: every resource moto supports, from the full template.

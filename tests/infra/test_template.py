@@ -77,7 +77,7 @@ from typing import Any
 import pytest
 from jobs import maintenance, register_catalog
 
-from sales_lakehouse.config import LAKE_PREFIXES, LAYERS
+from sales_lakehouse.config import LAKE_PREFIXES, LAYERS, Settings
 from sales_lakehouse.contracts import DATASETS, output_columns
 from sales_lakehouse.dashboard.views import VIEW_PREFIX, VIEWS, view_sql
 from sales_lakehouse.ingest.config import VARIABLES
@@ -87,6 +87,7 @@ from sales_lakehouse.runtime import jobs as spark_jobs
 from sales_lakehouse.runtime.cli import build_parser
 from sales_lakehouse.runtime.session import JDBC_ARTIFACTS
 from sales_lakehouse_tools.deploy.template import load_template
+from sales_lakehouse_tools.deploy.training_source import ARCHIVE
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
@@ -111,6 +112,8 @@ RESOURCE_STAR_ALLOWED: dict[str, str | None] = {
     "ec2:DescribeSecurityGroups": None,
     "ec2:DescribeVpcAttribute": None,
     "ec2:DescribeNetworkInterfaces": None,
+    # SageMaker's execution role pulls the training image (ForecastTrainingRole).
+    "ecr:GetAuthorizationToken": None,
 }
 XRAY_WRITE = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 # Glue 4.0-and-earlier logging options that Glue 5.x ignores.
@@ -322,11 +325,12 @@ def _argument_problems(script: str, arguments: dict[str, str]) -> list[str]:
     argv = [script, *[item for pair in arguments.items() for item in pair]]
     if script == "register_catalog.py":
         options = vars(register_catalog.parse_args(argv[1:]))
-    elif script == "extract_oltp.py":
-        # The job calls the CLI's extract command, leaving Glue's own arguments alone.
-        parsed, unknown = build_parser().parse_known_args(["extract", *argv[1:]])
+    elif script in ("extract_oltp.py", "forecast_features.py"):
+        # The job calls a CLI command, leaving Glue's own arguments alone.
+        command = ["extract"] if script == "extract_oltp.py" else ["forecast", "features"]
+        parsed, unknown = build_parser().parse_known_args([*command, *argv[1:]])
         if unknown:
-            return [f"arguments {unknown} are not extract options"]
+            return [f"arguments {unknown} are not {' '.join(command)} options"]
         options = vars(parsed)
     elif script == "maintenance.py":
         try:
@@ -990,6 +994,63 @@ def view_job_problems(template: Template) -> list[str]:
     return problems
 
 
+# The demand model's SageMaker execution role (docs/forecast.md): the lake prefixes the code
+# uses for the exported features and the models, and the release's training source.
+FORECAST_ROLE = "ForecastTrainingRole"
+_LAKE = Settings(landing="/tmp/unused", lake="s3://lake")
+FEATURES_PREFIX = _LAKE.forecast_path("features").removeprefix("s3a://lake/") + "/"
+MODEL_PREFIX = _LAKE.forecast_path("model").removeprefix("s3a://lake/") + "/"
+FORECAST_S3 = {
+    "s3:GetObject": {
+        f"${{LakeBucket.Arn}}/{FEATURES_PREFIX}*",
+        f"${{ArtifactsBucket.Arn}}/${{ArtifactsPrefix}}/{ARCHIVE.split('/')[0]}/*",
+    },
+    "s3:PutObject": {f"${{LakeBucket.Arn}}/{MODEL_PREFIX}*"},
+    "s3:AbortMultipartUpload": {f"${{LakeBucket.Arn}}/{MODEL_PREFIX}*"},
+}
+
+
+def _arn_text(value: Any) -> str:
+    """A resource as text: ``Fn::Sub`` strings as written, ``Fn::GetAtt`` as ``X.Arn``."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        return str(value["Fn::Sub"])
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return ".".join(value["Fn::GetAtt"])
+    return str(value)
+
+
+def forecast_role_problems(template: Template) -> list[str]:
+    """The training role: assumed by SageMaker only; on S3 exactly FORECAST_S3 (no other
+    prefix of the lake, nothing deleted), a listing of the lake only under the forecast
+    prefixes; KMS on the stack key only."""
+    role = resources(template, "AWS::IAM::Role").get(FORECAST_ROLE)
+    if role is None:
+        return [f"no {FORECAST_ROLE}"]
+    problems = []
+    trusted = [s["Principal"] for s in role["AssumeRolePolicyDocument"]["Statement"]]
+    if trusted != [{"Service": "sagemaker.amazonaws.com"}]:
+        problems.append(f"{FORECAST_ROLE}: trusted by {trusted}")
+    s3: dict[str, set[str]] = {}
+    for statement in _role_statements(template, FORECAST_ROLE):
+        targets = [_arn_text(r) for r in _listify(statement["Resource"])]
+        for action in _listify(statement["Action"]):
+            service = str(action).split(":", 1)[0]
+            if action == "s3:ListBucket":
+                condition = statement.get("Condition", {}).get("StringLike", {})
+                prefixes = _listify(condition.get("s3:prefix", []))
+                scoped = all(str(p).startswith((FEATURES_PREFIX, MODEL_PREFIX)) for p in prefixes)
+                if targets != ["LakeBucket.Arn"] or not prefixes or not scoped:
+                    problems.append(f"{FORECAST_ROLE}: s3:ListBucket on {targets} for {prefixes}")
+            elif service == "s3":
+                s3.setdefault(str(action), set()).update(targets)
+            elif service == "kms" and targets != ["DataKey.Arn"]:
+                problems.append(f"{FORECAST_ROLE}: {action} on {targets}")
+    for action in sorted(set(s3) | set(FORECAST_S3)):
+        if s3.get(action) != FORECAST_S3.get(action):
+            problems.append(f"{FORECAST_ROLE}: {action} on {sorted(s3.get(action, set()))}")
+    return problems
+
+
 # ---- tests on the template -------------------------------------------------------------
 
 
@@ -1062,6 +1123,7 @@ def test_glue_jobs(template: Template) -> None:
     assert sorted(_job_script(job) for job in jobs.values()) == [
         "bronze_ingest.py",
         "extract_oltp.py",
+        "forecast_features.py",
         "gold_sales.py",
         "maintenance.py",
         "register_catalog.py",
@@ -1111,7 +1173,8 @@ def test_workflow_runs_one_job_at_a_time_in_stage_order(template: Template) -> N
         "silver_promotions.py": {"silver_products.py"},
         "silver_sales.py": {"silver_promotions.py"},
         "gold_sales.py": {"silver_sales.py"},
-        "register_catalog.py": {"gold_sales.py"},
+        "forecast_features.py": {"gold_sales.py"},
+        "register_catalog.py": {"forecast_features.py"},
         "maintenance.py": {"register_catalog.py"},
     }
     assert _started_by(template, operational=False) == {"bronze_ingest.py": set(), **batch}
@@ -1138,6 +1201,12 @@ def test_workflow_runs_one_job_at_a_time_in_stage_order(template: Template) -> N
         predicate = resources(template, "AWS::Glue::Trigger")[name]["Predicate"]
         assert predicate["Logical"] == "ANY"
         assert {c["State"] for c in predicate["Conditions"]} == {"SUCCEEDED", "FAILED"}
+    # Gold reaches the catalog even when the forecast's feature build fails or times out.
+    predicate = resources(template, "AWS::Glue::Trigger")["AfterForecastFeaturesTrigger"][
+        "Predicate"
+    ]
+    assert predicate["Logical"] == "ANY"
+    assert {c["State"] for c in predicate["Conditions"]} == {"SUCCEEDED", "FAILED", "TIMEOUT"}
     triggers = resources(template, "AWS::Glue::Trigger").values()
     starts = [t for t in triggers if "Predicate" not in t]
     assert [t["Type"] for t in starts] == ["EVENT"]
@@ -1666,4 +1735,42 @@ def test_network_rules_catch_broken_templates(template: Template) -> None:
         "OltpFillFunction: role OltpFillRole lacks ['ec2:AssignPrivateIpAddresses', "
         "'ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface', "
         "'ec2:UnassignPrivateIpAddresses']"
+    ]
+
+
+def test_the_forecast_training_role_reaches_only_features_and_models(template: Template) -> None:
+    """SageMaker's training jobs read the exported features and write models, nothing else of
+    the lake; the stack's outputs name the same prefixes for the job request."""
+    assert forecast_role_problems(template) == []
+    outputs = template["Outputs"]
+    assert outputs["ForecastFeaturesUri"]["Value"] == {
+        "Fn::Sub": f"s3://${{LakeBucket}}/{FEATURES_PREFIX}"
+    }
+    assert outputs["ForecastModelUri"]["Value"] == {
+        "Fn::Sub": f"s3://${{LakeBucket}}/{MODEL_PREFIX}"
+    }
+    assert outputs["ForecastTrainingSource"]["Value"] == {
+        "Fn::Sub": f"s3://${{ArtifactsBucket}}/${{ArtifactsPrefix}}/{ARCHIVE}"
+    }
+
+
+def test_the_forecast_role_rule_catches_a_wider_role(template: Template) -> None:
+    broken = copy.deepcopy(template)
+    role = broken["Resources"][FORECAST_ROLE]["Properties"]
+    statements = {s["Sid"]: s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]}
+    statements["ReadFeatures"]["Resource"] = {"Fn::Sub": "${LakeBucket.Arn}/*"}
+    del statements["ListFeaturesAndModels"]["Condition"]
+    statements["UseDataKey"]["Resource"] = "*"
+    role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] = {
+        "Service": "glue.amazonaws.com"
+    }
+    assert forecast_role_problems(broken) == [
+        f"{FORECAST_ROLE}: trusted by [{{'Service': 'glue.amazonaws.com'}}]",
+        f"{FORECAST_ROLE}: s3:ListBucket on ['LakeBucket.Arn'] for []",
+        *(
+            f"{FORECAST_ROLE}: kms:{a} on ['*']"
+            for a in ("Decrypt", "Encrypt", "GenerateDataKey", "DescribeKey")
+        ),
+        f"{FORECAST_ROLE}: s3:GetObject on "
+        "['${ArtifactsBucket.Arn}/${ArtifactsPrefix}/forecast/*', '${LakeBucket.Arn}/*']",
     ]

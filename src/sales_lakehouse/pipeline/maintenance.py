@@ -43,10 +43,12 @@ CLUSTERED_FILE_BYTES = 16 * 1024 * 1024
 def clustered_tables() -> dict[tuple[str, str], str]:
     """(layer, name) -> clustering column of every table written in ranges of a column."""
     from sales_lakehouse.datasets import SILVER
+    from sales_lakehouse.pipeline.forecast import CLUSTER_BY as FORECAST_CLUSTER_BY
     from sales_lakehouse.pipeline.gold import CLUSTER_BY
 
     silver = {("silver", e.target): e.cluster_by for e in SILVER.values() if e.cluster_by}
-    return {**silver, **{("gold", name): column for name, column in CLUSTER_BY.items()}}
+    gold = {**CLUSTER_BY, **FORECAST_CLUSTER_BY}
+    return {**silver, **{("gold", name): column for name, column in gold.items()}}
 
 
 # History operations that say a table was maintained (see the module docstring).

@@ -12,6 +12,7 @@ from pathlib import Path
 from sales_lakehouse.config import Settings, is_local
 from sales_lakehouse.lake.lock import LakeLockedError
 from sales_lakehouse.pipeline import STAGES
+from sales_lakehouse.runtime.forecast_cli import add_forecast_command, run_forecast
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--endpoint-url", help="AWS endpoint, e.g. a local moto server")
     produce.add_argument("--region", help="AWS region (default: from the AWS config/env)")
     _add_oltp_commands(commands)
+    add_forecast_command(commands)
     _add_held_commands(commands)
     _add_dashboard_command(commands)
     _add_release_commands(commands)
@@ -501,6 +503,7 @@ COMMANDS = {
     "oltp": _oltp,
     "extract": _extract,
     "dashboard": _dashboard,
+    "forecast": run_forecast,
     "held": _held,
     "package": _package,
     "deploy": _deploy,

@@ -10,6 +10,8 @@
   fixed timestamps, hash-checked ``.pyc``), so an unchanged build keeps its hash and its
   S3 key, and a second deployment finds no change;
 - ``jobs/*.py``, the Glue job scripts;
+- ``forecast/sourcedir.tar.gz``, the demand model's training script and modules for
+  SageMaker's script mode (:mod:`sales_lakehouse_tools.deploy.training_source`);
 - for the order-database extract job, which runs in a VPC without a way to PyPI:
   ``glue-modules.gluewheels.zip``, the wheel and its Spark-free dependencies as Linux
   wheels in Glue 5's "zip of wheels" layout (``wheels/*.whl`` and ``wheels/requirements.txt``,
@@ -51,6 +53,7 @@ from sales_lakehouse_tools.deploy.template import (
     size_problems,
     to_json,
 )
+from sales_lakehouse_tools.deploy.training_source import ARCHIVE, build_training_source
 
 # What Lambda runs: the template's Runtime and Architectures.
 LAMBDA_PLATFORM = ("--platform", "manylinux2014_x86_64", "--implementation", "cp")
@@ -102,6 +105,11 @@ class Release:
     @property
     def jobs(self) -> list[Path]:
         return sorted((self.dist / "jobs").glob("*.py"))
+
+    @property
+    def training_source(self) -> Path:
+        """SageMaker's ``sagemaker_submit_directory`` for the demand model."""
+        return self.dist / ARCHIVE
 
     @property
     def glue_modules(self) -> Path:
@@ -277,6 +285,7 @@ def build_release(root: Path, dist: Path, python: str = sys.executable) -> Relea
         old.unlink(missing_ok=True)
     shutil.rmtree(dist / "jobs", ignore_errors=True)
     shutil.rmtree(dist / "jars", ignore_errors=True)
+    shutil.rmtree(dist / "forecast", ignore_errors=True)
 
     wheel = build_wheel(root, dist, python)
     release = Release(dist, version, release_id(root, version), wheel.name)
@@ -286,6 +295,7 @@ def build_release(root: Path, dist: Path, python: str = sys.executable) -> Relea
     (dist / "jobs").mkdir()
     for script in sorted((root / "jobs").glob("*.py")):
         shutil.copy2(script, dist / "jobs" / script.name)
+    build_training_source(root, release.training_source)
     write_templates(root / "infra" / "template.yaml", release)
     manifest = {"version": version, "release_id": release.release_id, "wheel": wheel.name}
     (dist / "release.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -313,7 +323,13 @@ def load_release(dist: Path) -> Release:
     release = Release(dist, data["version"], data["release_id"], data["wheel"])
     missing = [
         p.name
-        for p in (release.wheel, release.lambda_zip, release.glue_modules, release.template)
+        for p in (
+            release.wheel,
+            release.lambda_zip,
+            release.glue_modules,
+            release.template,
+            release.training_source,
+        )
         if not p.is_file()
     ]
     if not release.bootstrap.is_file():  # a build from before the two-phase deployment
@@ -335,6 +351,7 @@ def describe(release: Release) -> list[str]:
         f"wheel     {release.wheel}  ({release.wheel.stat().st_size:,} bytes)",
         f"lambda    {release.lambda_zip}  ({release.lambda_zip.stat().st_size:,} bytes)",
         f"jobs      {release.dist / 'jobs'}/  ({len(release.jobs)} scripts)",
+        f"forecast  {release.training_source}  (SageMaker training source)",
         f"glue      {release.glue_modules}  ({release.glue_modules.stat().st_size:,} bytes; "
         f"{', '.join(jar.name for jar in release.jars)})",
         f"template  {release.template}  ({size:,} bytes; {fits} the S3 template limit)",

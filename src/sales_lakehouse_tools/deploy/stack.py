@@ -8,7 +8,7 @@
    their bucket policies), derived from the full template by
    :func:`~sales_lakehouse_tools.deploy.template.bootstrap_template`. This creates the bucket.
 2. It uploads the wheel, the job scripts, the Lambda zip, the extract job's zip of wheels
-   and JDBC jar, and the full ``template.json``
+   and JDBC jar, the forecast's SageMaker training source and the full ``template.json``
    under ``releases/<release>/`` of the artifacts bucket (found as the stack's
    ``ArtifactsBucket`` resource).
 3. It updates the stack with the full template, which CloudFormation reads from that
@@ -42,6 +42,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from sales_lakehouse.aws import client
 from sales_lakehouse_tools.deploy.package import Release
 from sales_lakehouse_tools.deploy.template import size_problems
+from sales_lakehouse_tools.deploy.training_source import ARCHIVE
 
 # Set by deploy on every run; not for -p.
 RELEASE_PARAMETERS = ("ArtifactsPrefix", "LambdaCodeKey", "WheelFileName")
@@ -345,6 +346,7 @@ class Deployment:
             *[(job, f"{prefix}/jobs/{job.name}") for job in self.release.jobs],
             (self.release.glue_modules, f"{prefix}/{self.release.glue_modules.name}"),
             *[(jar, f"{prefix}/jars/{jar.name}") for jar in self.release.jars],
+            (self.release.training_source, f"{prefix}/{ARCHIVE}"),
             (self.release.lambda_zip, self.release.lambda_key),
             (self.release.template, self.release.template_key),
         ]
