@@ -245,6 +245,7 @@ def _session(settings: Settings):  # type: ignore[no-untyped-def]
 
 def _run(args: argparse.Namespace) -> int:
     from sales_lakehouse.pipeline import run
+    from sales_lakehouse.pipeline.nothing_new import nothing_new
 
     if args.stage not in STAGES:
         raise ValueError(f"unknown stage {args.stage!r}: use one of {', '.join(STAGES)}")
@@ -252,7 +253,12 @@ def _run(args: argparse.Namespace) -> int:
     needs_landing = args.stage in ("bronze", "all") and is_local(settings.landing)
     if needs_landing and not Path(settings.landing).is_dir():
         raise FileNotFoundError(f"landing folder {settings.landing} does not exist")
-    summary = run(_session(settings), settings, stage=args.stage, full_refresh=args.full_refresh)
+    # Nothing new is decided without Spark when it can be (pipeline/nothing_new.py).
+    summary = None if args.full_refresh else nothing_new(settings, args.stage)
+    if summary is None:
+        summary = run(
+            _session(settings), settings, stage=args.stage, full_refresh=args.full_refresh
+        )
     print("\n".join(summary.lines()))
     return 1 if summary.errors else 0
 

@@ -1,0 +1,44 @@
+"""Child process of ``peek.distinct_rows``: distinct rows of Delta tables, read by delta-rs.
+
+Run as a script (``python _delta_rs_child.py``), so that it imports nothing of the package
+(no pyspark). Reads ``{key: {"path": ..., "columns": [...]}}`` as JSON on stdin, writes
+``{key: [[value, ...], ...]}`` (values as text, None kept) on stdout, and leaves with
+``os._exit``: delta-rs aborts a normal interpreter exit (delta-io/delta-rs#2184).
+Exit 3 when ``deltalake`` is not installed, 1 on any other failure (message on stderr).
+"""
+
+import json
+import os
+import sys
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def main() -> int:
+    request = json.loads(sys.stdin.read())
+    try:
+        from deltalake import DeltaTable
+    except ImportError as error:
+        print(f"deltalake is not installed: {error}", file=sys.stderr)
+        return 3
+    answer = {}
+    for key, spec in request.items():
+        columns = spec["columns"]
+        table = DeltaTable(spec["path"]).to_pyarrow_table(columns=columns)
+        distinct = table.group_by(columns).aggregate([])
+        answer[key] = [[_text(row[c]) for c in columns] for row in distinct.to_pylist()]
+    sys.stdout.write(json.dumps(answer))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        code = main()
+    except Exception as error:  # reported to the parent, which falls back to Spark
+        print(f"{type(error).__name__}: {error}", file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
