@@ -236,11 +236,12 @@ def _timestamp(text: str) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def _session(settings: Settings):  # type: ignore[no-untyped-def]
+def _session(settings: Settings, *, short_lived: bool = False):  # type: ignore[no-untyped-def]
+    """The Spark session; ``short_lived`` for a command that reads a few tables and stops."""
     from sales_lakehouse.runtime.session import build_session, check_java
 
     check_java()
-    return build_session(settings)
+    return build_session(settings, short_lived=short_lived)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -298,7 +299,7 @@ def _query(args: argparse.Namespace) -> int:
     settings = Settings.from_args(lake=args.lake)
     from sales_lakehouse.lake.registry import TableRegistry
 
-    spark = _session(settings)
+    spark = _session(settings, short_lived=True)
     TableRegistry(spark, settings).register_all()
     spark.sql(args.sql).show(args.limit, truncate=False)
     return 0
@@ -308,7 +309,7 @@ def _tables(args: argparse.Namespace) -> int:
     from sales_lakehouse.lake import Lake
 
     settings = Settings.from_args(lake=args.lake)
-    lake = Lake(_session(settings), settings)
+    lake = Lake(_session(settings, short_lived=True), settings)
     names = lake.registry.table_names()
     if not names:
         print(f"no tables in {settings.lake}: run `sales-lakehouse run` first")
@@ -335,7 +336,7 @@ def _quality(args: argparse.Namespace) -> int:
     settings = Settings.from_args(lake=args.lake)
     if is_local(settings.lake) and not Path(settings.lake).is_dir():
         raise FileNotFoundError(f"lake {settings.lake} does not exist: run the pipeline first")
-    spark = _session(settings)
+    spark = _session(settings, short_lived=args.recorded)  # a recorded page only reads
     lake = Lake(spark, settings)
     if args.recorded:
         found = QualityRun(latest_results(result_history(lake)))
@@ -487,7 +488,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 
     settings = Settings.from_args(lake=args.lake)
     build_dashboard(
-        _session(settings),
+        _session(settings, short_lived=True),
         settings,
         args.out,
         start=args.start,

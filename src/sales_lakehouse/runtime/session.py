@@ -179,7 +179,15 @@ def s3a_conf(env: Mapping[str, str]) -> dict[str, str]:
     return conf
 
 
-def local_conf(settings: Settings) -> dict[str, str]:
+# For a command that reads a few tables and stops (dashboard, quality page, query, tables):
+# HotSpot's C1 compiler only. Such a JVM lives a minute at most, and C2's optimising
+# compiles of Spark's code paths (over 100 ms each, on the 2 cores the queries need) do not
+# pay off before it exits. The dashboard at 3M lines: see docs/dashboard.md. Not for
+# `run`: a whole pipeline run in a warm JVM took 1.8x as long without C2.
+SHORT_LIVED_JAVA_OPTS = "-XX:TieredStopAtLevel=1"
+
+
+def local_conf(settings: Settings, *, short_lived: bool = False) -> dict[str, str]:
     """Local-mode configuration: Spark's in-memory catalog, S3A when a root is on S3.
 
     No metastore: tables are path-based, and names for SQL are made from the lake's
@@ -196,8 +204,13 @@ def local_conf(settings: Settings) -> dict[str, str]:
     conf["spark.sql.warehouse.dir"] = _scratch_folder("sales-lakehouse-warehouse-")
     # The JVM in UTC, as on Glue: the JDBC driver reads the order database's DATETIME
     # (UTC) values in the JVM's default time zone (pipeline/extract.py).
-    java_opts = os.environ.get("SALES_LAKEHOUSE_JAVA_OPTS", "")
-    conf["spark.driver.extraJavaOptions"] = f"-Duser.timezone=UTC {java_opts}".strip()
+    # $SALES_LAKEHOUSE_JAVA_OPTS last: a flag given there wins over the same flag here.
+    java_opts = [
+        "-Duser.timezone=UTC",
+        SHORT_LIVED_JAVA_OPTS if short_lived else "",
+        os.environ.get("SALES_LAKEHOUSE_JAVA_OPTS", ""),
+    ]
+    conf["spark.driver.extraJavaOptions"] = " ".join(o for o in java_opts if o)
     return conf
 
 
@@ -212,8 +225,13 @@ def _scratch_folder(prefix: str) -> str:
     return folder
 
 
-def build_session(settings: Settings, app_name: str = "sales-lakehouse") -> SparkSession:
-    """Reuse the active session (Glue, spark-submit) or start a local one with Delta."""
+def build_session(
+    settings: Settings, app_name: str = "sales-lakehouse", *, short_lived: bool = False
+) -> SparkSession:
+    """Reuse the active session (Glue, spark-submit) or start a local one with Delta.
+
+    ``short_lived``: a local JVM for a command that reads and stops (``SHORT_LIVED_JAVA_OPTS``).
+    """
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
@@ -230,7 +248,7 @@ def build_session(settings: Settings, app_name: str = "sales-lakehouse") -> Spar
     builder = SparkSession.builder.appName(app_name).master(
         os.environ.get("SALES_LAKEHOUSE_MASTER", "local[*]")
     )
-    for key, value in local_conf(settings).items():
+    for key, value in local_conf(settings, short_lived=short_lived).items():
         builder = builder.config(key, value)
     delta_jars = local_delta_jars()
     jars = delta_jars + local_jdbc_jars() + (local_s3a_jars() if uses_s3(settings) else [])

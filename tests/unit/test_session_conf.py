@@ -1,0 +1,32 @@
+"""The driver JVM's options a local session gets (pure configuration, no Spark)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sales_lakehouse.config import Settings
+from sales_lakehouse.runtime.session import local_conf
+
+OPTIONS = "spark.driver.extraJavaOptions"
+
+
+def test_a_short_lived_command_gets_c1_only_and_a_run_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SALES_LAKEHOUSE_JAVA_OPTS", raising=False)
+    settings = Settings(landing="landing", lake="lake")
+    assert local_conf(settings)[OPTIONS] == "-Duser.timezone=UTC"
+    assert local_conf(settings, short_lived=True)[OPTIONS] == (
+        "-Duser.timezone=UTC -XX:TieredStopAtLevel=1"
+    )
+
+
+def test_the_environment_s_options_come_last_so_they_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALES_LAKEHOUSE_JAVA_OPTS", "-XX:TieredStopAtLevel=4 -Xss4m")
+    options = local_conf(Settings(landing="l", lake="k"), short_lived=True)[OPTIONS].split()
+    assert options == [
+        "-Duser.timezone=UTC",
+        "-XX:TieredStopAtLevel=1",
+        "-XX:TieredStopAtLevel=4",
+        "-Xss4m",
+    ]
