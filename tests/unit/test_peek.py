@@ -33,6 +33,11 @@ def _landing(root: Path) -> Path:
     for name in NAMES:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text("id,name\n1,x\n", encoding="utf-8")
+    # A linked folder: Hadoop's listing goes into it, so the Spark-free one must too.
+    elsewhere = root.parent / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "l.csv").write_text("id,name\n1,x\n", encoding="utf-8")
+    (root / "linked").symlink_to(elsewhere, target_is_directory=True)
     return root
 
 
@@ -47,6 +52,7 @@ def test_landed_sources_are_the_names_spark_lists_and_records(
     recorded = sorted(row[0] for row in read.select("_source_file").distinct().collect())
     assert peek.landed_sources(str(root)) == recorded
     assert f"file:{root}/a%20b.csv" in recorded  # escaped as Spark does, not as written
+    assert f"file:{root}/linked/l.csv" in recorded
 
 
 def test_landed_sources_of_a_relative_folder_are_absolute(

@@ -87,7 +87,8 @@ def landed_sources(folder: str, suffix: str = ".csv") -> list[str]:
     that ``landing.list_files`` would list, sorted; empty when the folder does not exist."""
     base = local_path(folder)
     found = []
-    for top, folders, files in os.walk(base):  # Path.walk is Python 3.12+
+    # Into linked folders too, as Hadoop's listing goes (Path.walk is Python 3.12+).
+    for top, folders, files in os.walk(base, followlinks=True):
         parent = Path(top)
         if any(_hidden(part) for part in parent.relative_to(base).parts):
             folders[:] = []

@@ -52,6 +52,8 @@ def nothing_new(
         return None
     if not peek.log_version(settings.table_path(*watermarks.TABLE)) >= 0:
         return None  # a new lake (or one that never finished a stage)
+    if stage in ("bronze", "all") and not peek.local_path(settings.landing).is_dir():
+        return None  # the run says what is wrong with the landing folder
     lines: list[str] = []
     with lake_lock(settings.lake, settings.run_id, f"run --stage {stage}", progress=progress):
         try:
