@@ -28,7 +28,7 @@ from collections import defaultdict
 from sales_lakehouse.bronze.csv import SOURCE_FILE
 from sales_lakehouse.config import Settings, is_local
 from sales_lakehouse.contracts import DATASETS
-from sales_lakehouse.datasets import SILVER, feeding, silver_dataset
+from sales_lakehouse.datasets import feeding, silver_dataset
 from sales_lakehouse.lake import held_files, peek, watermarks
 from sales_lakehouse.lake.lock import lake_lock
 from sales_lakehouse.pipeline.bronze_events import EVENTS
@@ -128,7 +128,8 @@ def _bronze(
         landed = peek.landed_sources(table_folder(settings, table.name), ".parquet")
         if not landed:
             continue
-        done = {row[0] for row in rows[f"bronze/{table.dataset}"]}
+        # Empty when the extract landed after the reads (the file is then new).
+        done = {row[0] for row in rows.get(f"bronze/{table.dataset}", set())}
         if any(source not in done for source in landed):
             raise _WorkFoundError(f"new {table.dataset} extract files")
         say(f"bronze {table.dataset}: 0 rows from 0 files of 0 extracts")
@@ -171,7 +172,6 @@ def _silver(
         stats.append(StageStats("silver", name))
     for name in order:
         say(f"silver {name}: nothing new in bronze")
-    assert set(order) <= set(SILVER)
     return stats
 
 
