@@ -12,8 +12,10 @@ from pyspark.sql import SparkSession
 from sales_lakehouse.config import Settings
 from sales_lakehouse.runtime.session import build_session
 from tests.generated_lake import first_run, oracle
+from tests.integration.interrupt import clean_reference
 
-__all__ = ["first_run", "oracle"]  # session fixtures shared by integration and quality tests
+# Session fixtures shared by the integration, quality and aws tests.
+__all__ = ["clean_reference", "first_run", "oracle"]
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 # A serial GC suits the small test heap on 2 cores. Not -XX:TieredStopAtLevel=1: it starts

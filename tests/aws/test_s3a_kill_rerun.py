@@ -7,8 +7,9 @@ commit, before the watermark's. On S3 a commit is a plain object
 (S3SingleDriverLogStore) and the lock is taken over with a conditional put, so what a
 kill leaves differs from a local lake. The lake is rerun by ``sales-lakehouse run``
 (the test session has no s3a), then downloaded and compared table by
-table with the clean local run over the same files: the lake's location enters no column
-(``_source_file`` names the landing files), so a clean s3a run holds the same data.
+table with the clean local run over the same files (``interrupt.clean_reference``, the
+local kill test's reference too): the lake's location enters no column (``_source_file``
+names the landing files), so a clean s3a run holds the same data.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from pyspark.sql import SparkSession
 from sales_lakehouse.lake.lock import LOCK_NAME
 from tests.aws.conftest import Aws
 from tests.integration.conftest import FirstRun
-from tests.integration.helpers import copy_lake, lake_of
+from tests.integration.helpers import lake_of
 from tests.integration.interrupt import (
+    CleanRun,
     Table,
     WatchedRun,
-    clean_run,
     lake_differences,
     lake_rows,
     landed_increment,
@@ -81,7 +82,11 @@ def _exists(aws: Aws, bucket: str, key: str) -> bool:
 
 
 def test_s3a_rerun_after_a_kill_equals_the_clean_run(
-    spark: SparkSession, first_run: FirstRun, moto_endpoint: str, tmp_path: Path
+    spark: SparkSession,
+    first_run: FirstRun,
+    moto_endpoint: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     aws = Aws(moto_endpoint)
     bucket = aws.bucket()
@@ -98,14 +103,13 @@ def test_s3a_rerun_after_a_kill_equals_the_clean_run(
     prefixes = {name: name for name, _, _ in POINTS[:-1]} | {POINTS[-1][0]: LAKE}
     watched: WatchedRun | None = None
     try:
-        with landed_increment(first_run) as increment:
+        with landed_increment(first_run):
             watched = WatchedRun(landing, f"s3a://{bucket}/{LAKE}", tmp_path / "run.log", env)
             done = stop_and_kill(
                 watched, points, lambda name: _copy(aws, bucket, name), timeout_s=RUN_TIMEOUT_S
             )
-            # Meanwhile, in this JVM: the clean reference.
-            clean_dir = copy_lake(first_run.lake_dir, tmp_path / "clean")
-            clean = clean_run(spark, first_run, clean_dir, increment)
+            # Meanwhile, in this JVM: the clean reference, unless this session has it.
+            clean: CleanRun = request.getfixturevalue("clean_reference")
             done.result()
             for name, (table, version) in untouched.items():
                 assert _version(aws, bucket, prefixes[name], table) == version, (

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import pytest
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -32,6 +33,7 @@ from sales_lakehouse.lake import Lake
 from tests.generated_lake import FirstRun
 from tests.integration.helpers import (
     TABLES,
+    copy_lake,
     lake_of,
     multiset_difference,
     read_landing_csv,
@@ -157,9 +159,16 @@ def increment_rows(run: FirstRun) -> list[dict[str, str]]:
 
 @contextmanager
 def landed_increment(run: FirstRun) -> Iterator[Path]:
-    """The batch in the shared landing folder for the duration of the block."""
+    """The batch in the shared landing folder for the duration of the block. Nested in a
+    block that landed it already (the clean reference is built inside a test's block), it
+    checks that the landed file is the batch and leaves it to the outer block."""
     rows = increment_rows(run)
-    path = write_landing_csv(run.landing / INCREMENT, load_contract("sales").column_names, rows)
+    path = run.landing / INCREMENT
+    if path.exists():
+        assert read_landing_csv(path) == rows, f"{path} is not the batch"
+        yield path
+        return
+    write_landing_csv(path, load_contract("sales").column_names, rows)
     try:
         yield path
     finally:
@@ -186,6 +195,21 @@ def clean_run(spark: SparkSession, run: FirstRun, lake_dir: Path, increment: Pat
     assert from_batch.filter(~F.col("order_id").startswith(NEW_ORDER_PREFIX)).count() == RESENT
     stamps = first_run_stamps(run.lake)
     return CleanRun(stamps, lake_rows(lake, stamps))
+
+
+@pytest.fixture(scope="session")
+def clean_reference(
+    spark: SparkSession, first_run: FirstRun, tmp_path_factory: pytest.TempPathFactory
+) -> CleanRun:
+    """The clean reference of the kill tests, local and s3a: one uninterrupted run over a
+    copy of the first run's lake with the batch landed. Both kill the same run (the same
+    generated landing folder, the same batch, landed at the same path), and the reference
+    is compared by table contents, which do not depend on where the lake is stored, so one
+    session builds it once. Request it (``request.getfixturevalue``) once the watched run
+    is started: it then builds while the watched run works in its own JVM."""
+    lake_dir = copy_lake(first_run.lake_dir, tmp_path_factory.mktemp("clean") / "lake")
+    with landed_increment(first_run) as increment:
+        return clean_run(spark, first_run, lake_dir, increment)
 
 
 def start_run(

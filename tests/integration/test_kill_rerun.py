@@ -1,7 +1,8 @@
 """Kill ``sales-lakehouse run`` at any point, rerun, same result (issue #18).
 
 A small sales batch lands beside the generated set (``interrupt.increment_rows``). The
-clean reference is a copy of the first run's lake plus one uninterrupted run over it.
+clean reference is a copy of the first run's lake plus one uninterrupted run over it
+(``interrupt.clean_reference``: built once per session, shared with the s3a test).
 
 One real ``sales-lakehouse run`` over another copy is watched from outside, with no hook
 in the product: the test polls the lake and, at each kill point (a table's next Delta
@@ -43,7 +44,6 @@ from tests.integration.interrupt import (
     CleanRun,
     Table,
     WatchedRun,
-    clean_run,
     lake_differences,
     lake_rows,
     landed_increment,
@@ -149,17 +149,13 @@ def killed(
 
 
 @pytest.fixture(scope="module")
-def clean(
-    spark: SparkSession,
-    first_run: FirstRun,
-    increment: Path,
-    killed: Killed,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> CleanRun:
-    """The clean reference, run here while the watched run works in its own JVM."""
+def clean(killed: Killed, request: pytest.FixtureRequest) -> CleanRun:
+    """The clean reference (``interrupt.clean_reference``, shared with the s3a test): when
+    this session has not built it yet, built here while the watched run works in its own
+    JVM."""
     del killed  # started first
-    lake_dir = copy_lake(first_run.lake_dir, tmp_path_factory.mktemp("clean") / "lake")
-    return clean_run(spark, first_run, lake_dir, increment)
+    reference: CleanRun = request.getfixturevalue("clean_reference")
+    return reference
 
 
 @pytest.mark.parametrize("point", POINTS, ids=[point.name for point in POINTS])
