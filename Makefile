@@ -93,8 +93,12 @@ forecast: java venv jars
 	$(BIN)/sales-lakehouse query "select sale_date, round(sum(forecast_units)) as units from gold.demand_forecast group by sale_date order by sale_date limit 7" --lake $(LAKE)
 
 # --durations: every run (CI included) lists its slowest tests, for the suite's time budget.
+# TEST_WORKERS pytest-xdist workers, one test module (or shared group) at a time each
+# (tests/conftest.py): a warm pipeline run keeps about one core busy, so two workers use
+# both cores. TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
 test: java venv jars mariadb chromium
-	$(BIN)/pytest --durations=30
+	$(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) --durations=30
 
 # The page tests (tests/dashboard) open the generated pages in headless Chromium, driven
 # through Debian's chromedriver: install both when missing and this user can.

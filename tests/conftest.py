@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
@@ -37,12 +38,64 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# `make test` runs the suite in two pytest-xdist workers (`-n 2 --dist loadfile`). Each
+# worker takes a test module at a time, so module fixtures are built once. Modules that
+# share a costly session fixture share a group instead, so that the fixture is built in
+# one worker only: the kill tests' clean reference run.
+SHARED_GROUPS = {
+    "tests/integration/test_kill_rerun.py": "kill-rerun",
+    "tests/aws/test_s3a_kill_rerun.py": "kill-rerun",
+}
+# The groups that take minutes, longest first (from the `--durations` of a `make test`),
+# so that the two workers do not end with one of them running a long group alone.
+LONGEST_FIRST = (
+    "kill-rerun",
+    "tests/cluster/test_spark_submit.py",
+    "tests/integration/test_events_silver.py",
+    "tests/aws/test_s3a_pipeline.py",
+    "tests/integration/test_held_files.py",
+    "tests/oltp/test_silver_oltp.py",
+    "tests/integration/test_incremental.py",
+    "tests/integration/test_late_arriving.py",
+    "tests/integration/test_nothing_new.py",
+)
+
+
+def group_of(nodeid: str) -> str:
+    """The worker group of a test: its module, or the group its module shares."""
+    module = nodeid.split("::", 1)[0]
+    return SHARED_GROUPS.get(module, module)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark ``spark`` every test that needs the Spark session, itself or through a fixture
-    (``fixturenames`` is the whole closure), so ``-m "not spark"`` runs without a JVM."""
+    (``fixturenames`` is the whole closure), so ``-m "not spark"`` runs without a JVM.
+    Put the longest groups first (a stable sort: a module's tests keep their order)."""
+    rank = {group: position for position, group in enumerate(LONGEST_FIRST)}
     for item in items:
         if "spark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.spark)
+    items.sort(key=lambda item: rank.get(group_of(item.nodeid), len(rank)))
+
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # pytest-xdist is optional: without it the suite runs in one process
+    pass
+else:
+
+    class _GroupScheduling(LoadScopeScheduling):
+        """``--dist loadfile`` with :data:`SHARED_GROUPS`, in collection order (longest
+        first) rather than xdist's order by number of tests."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+        if config.getvalue("dist") != "loadfile":
+            return None
+        config.option.loadscopereorder = False
+        return _GroupScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
