@@ -95,7 +95,7 @@ forecast: java venv jars
 # --durations: every run (CI included) lists its slowest tests, for the suite's time budget.
 # TEST_WORKERS pytest-xdist workers, one test module (or shared group) at a time each
 # (tests/conftest.py): a warm pipeline run keeps about one core busy, so two workers use
-# both cores. TEST_WORKERS=0 runs the suite in one process.
+# both cores (three were slower: docs/benchmark.md). TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
 test: java venv jars mariadb chromium
 	$(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) --durations=30
