@@ -7,9 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
-from sales_lakehouse.contracts import DatasetCheck
+from sales_lakehouse.contracts import Contract, DatasetCheck, load_contract
 from sales_lakehouse.quality.checks import (
     RunCounts,
     check_freshness,
@@ -18,6 +18,7 @@ from sales_lakehouse.quality.checks import (
     check_row_count,
     check_unique,
 )
+from sales_lakehouse.quality.engine import CheckInputs, evaluate_checks
 from sales_lakehouse.quality.reconcile import reconcile_bronze_silver, reconcile_silver_gold
 from sales_lakehouse.quality.results import EvalContext
 
@@ -153,3 +154,77 @@ def test_silver_gold_reconciliation_finds_the_differing_date(spark: SparkSession
     first = reconcile_silver_gold(silver, fact, daily, check=rule, ctx=CTX, dates=[d1])
     assert (first.rows_checked, first.rows_failed, first.passed) == (1, 0, True)
     assert reconcile_silver_gold(silver, fact, daily, check=rule, ctx=CTX, dates=[]).skipped
+
+
+def _sales_table_checks() -> tuple[Contract, list[DatasetCheck]]:
+    contract = load_contract("sales")
+    table_types = ("unique", "referential", "freshness")
+    return contract, [c for c in contract.checks if c.type in table_types]
+
+
+def _sales_rows(spark: SparkSession, rows: list[tuple[Any, ...]]) -> DataFrame:
+    schema = "order_id string, line_number int, product_id string, promotion_id string, "
+    return spark.createDataFrame(rows, schema + "order_ts timestamp")
+
+
+def test_the_table_checks_of_a_batch_in_one_pass_keep_their_order_and_verdicts(
+    spark: SparkSession,
+) -> None:
+    contract, checks = _sales_table_checks()
+    table = _sales_rows(
+        spark,
+        [
+            ("O1", 1, "P1", None, datetime(2025, 1, 6, 6, 0)),
+            ("O1", 1, "P9", "X1", datetime(2025, 1, 5, 0, 0)),
+            ("O2", 1, "P8", "M1", datetime(2025, 1, 4, 0, 0)),
+            ("O3", 2, "P1", "X1", None),
+        ],
+    )
+    products = spark.createDataFrame([("P1",), ("P2",)], "product_id string")
+    promotions = spark.createDataFrame([("M1",)], "promotion_id string")
+    inputs = CheckInputs(table=table, references={"products": products, "promotions": promotions})
+
+    results = evaluate_checks(contract, inputs, CTX, checks)
+
+    assert [r.rule for r in results] == [
+        "sales_key_unique",
+        "sales_product_known",
+        "sales_promotion_known",
+        "sales_fresh",
+    ]
+    unique, product, promotion, fresh = results
+    assert (unique.rows_checked, unique.rows_failed, unique.sample_keys) == (4, 2, ("O1/1",))
+    assert (product.rows_checked, product.rows_failed) == (4, 2)
+    assert product.sample_keys == ("O1/1", "O2/1")
+    assert product.observed == "2 orphan rows, 2 unknown product_id values"
+    assert (promotion.rows_checked, promotion.rows_failed) == (3, 2)
+    assert promotion.sample_keys == ("O1/1", "O3/2")
+    assert promotion.observed == "2 orphan rows, 1 unknown promotion_id values"
+    assert fresh.observed == "newest order_ts 2025-01-06 06:00:00 (4.0 h old)"
+    assert (fresh.rows_checked, fresh.passed) == (4, True)
+
+
+def test_table_checks_without_a_reference_or_on_an_increment_are_judged_apart(
+    spark: SparkSession,
+) -> None:
+    contract, checks = _sales_table_checks()
+    touched = _sales_rows(spark, [("O1", 1, "P9", None, datetime(2025, 1, 2, 0, 0))])
+    whole = _sales_rows(
+        spark,
+        [
+            ("O1", 1, "P9", None, datetime(2025, 1, 2, 0, 0)),
+            ("O0", 1, "P1", None, datetime(2025, 1, 6, 9, 0)),
+        ],
+    )
+    products = spark.createDataFrame([("P1",)], "product_id string")
+    inputs = CheckInputs(table=touched, whole=whole, references={"products": products})
+
+    unique, product, promotion, fresh = evaluate_checks(contract, inputs, CTX, checks)
+
+    assert (unique.rows_checked, unique.rows_failed) == (1, 0)
+    assert (product.rows_checked, product.rows_failed, product.sample_keys) == (1, 1, ("O1/1",))
+    assert promotion.skipped and promotion.passed
+    assert promotion.message == "reference promotions.promotion_id is not available"
+    # Freshness judges the whole table, not the increment's touched rows.
+    assert fresh.observed == "newest order_ts 2025-01-06 09:00:00 (1.0 h old)"
+    assert fresh.rows_checked == 2

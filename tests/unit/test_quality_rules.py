@@ -13,7 +13,7 @@ from pyspark.sql import types as T
 
 from sales_lakehouse.contracts import DATASETS, Contract, DatasetCheck, load_contract
 from sales_lakehouse.dashboard.quality_page import dataset_status, render_quality
-from sales_lakehouse.quality.engine import row_rule_results, stage_checks
+from sales_lakehouse.quality.engine import judge_batch, stage_checks
 from sales_lakehouse.quality.report import text_report
 from sales_lakehouse.quality.results import CheckResult, EvalContext
 from sales_lakehouse.quality.rule_specs import row_rule_specs, rule_specs
@@ -103,7 +103,9 @@ def test_row_rule_results_count_every_failed_rule_once_per_row(spark: SparkSessi
         sale(order_id="D", discount_amount="99.00"),
         sale(order_id="E", quantity="-2"),
     ]
-    results = row_rule_results(validate(bronze(spark, "sales", rows), contract), contract, CTX, 5)
+    counts, results = judge_batch(validate(bronze(spark, "sales", rows), contract), contract, CTX)
+    # B, C and E break quarantine rules; D breaks discount_within_gross, a quarantine rule too.
+    assert (counts.rows_in, counts.quarantined, counts.flagged) == (5, 4, 4)
     failed = {r.rule: (r.rows_failed, r.sample_keys) for r in results if r.rows_failed}
     assert failed == {
         "quantity_required": (1, ("B/1",)),

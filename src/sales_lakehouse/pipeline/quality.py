@@ -28,9 +28,8 @@ from sales_lakehouse.quality.checks import RunCounts
 from sales_lakehouse.quality.engine import (
     CheckInputs,
     GoldFrames,
-    batch_counts,
     evaluate_checks,
-    row_rule_results,
+    judge_batch,
     stage_checks,
 )
 from sales_lakehouse.quality.results import (
@@ -240,8 +239,7 @@ def _dataset_results(lake: Lake, dataset: str, ctx: EvalContext) -> list[CheckRe
     validated = validate(_bronze_rows(lake, dataset), contract, defaults)
     validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        counts = batch_counts(validated)
-        results = row_rule_results(validated, contract, ctx, counts.rows_in)
+        counts, results = judge_batch(validated, contract, ctx)
     finally:
         validated.unpersist()
     table = lake.read("silver", dataset) if lake.exists("silver", dataset) else None

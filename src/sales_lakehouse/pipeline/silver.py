@@ -58,9 +58,8 @@ from sales_lakehouse.quality.checks import RunCounts
 from sales_lakehouse.quality.checks import RunCounts as Counts
 from sales_lakehouse.quality.engine import (
     CheckInputs,
-    batch_counts,
     evaluate_checks,
-    row_rule_results,
+    judge_batch,
     stage_checks,
 )
 from sales_lakehouse.quality.isolation import (
@@ -400,10 +399,10 @@ def _count_validated(
     validated: DataFrame, contract: Contract, stats: StageStats, ctx: EvalContext
 ) -> list[CheckResult]:
     """Count rows in, quarantined and warned; return every row rule's result."""
-    counts = batch_counts(validated)
+    counts, results = judge_batch(validated, contract, ctx)
     stats.rows_in, stats.quarantined = counts.rows_in, counts.quarantined
     stats.warnings = counts.flagged - counts.quarantined
-    return row_rule_results(validated, contract, ctx, counts.rows_in)
+    return results
 
 
 def _stage_rows(lake: Lake, batch: StagedSilver) -> None:

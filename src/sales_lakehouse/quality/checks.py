@@ -1,6 +1,7 @@
 """Dataset-level checks: each takes DataFrames (or counts) and returns one result.
 
-Every check that needs Spark runs a single aggregation job. Column helpers
+Every check that needs Spark runs a single aggregation job; the row-level checks of one
+table (:class:`RowCheck`: referential, freshness) share one (:func:`judge_rows`). Column helpers
 (:func:`key_string`, :func:`sample`) return Columns; the checks return
 :class:`~sales_lakehouse.quality.results.CheckResult`.
 """
@@ -8,11 +9,11 @@ Every check that needs Spark runs a single aggregation job. Column helpers
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
 from sales_lakehouse.contracts import DatasetCheck
@@ -118,6 +119,76 @@ def check_unique(
     )
 
 
+@dataclass(frozen=True)
+class RowCheck:
+    """A table check that one pass over the table's rows can judge: the columns it adds to
+    the rows (``join``: a broadcast lookup, or none), its aggregates, and how it reads
+    their values into a result. Several run as one aggregation (:func:`judge_rows`)."""
+
+    join: Callable[[DataFrame], DataFrame] | None
+    aggregates: list[Column]
+    judge: Callable[[Row], CheckResult]
+
+
+def judge_rows(df: DataFrame, checks: Sequence[RowCheck]) -> list[CheckResult]:
+    """Every check's result from a single aggregation job over ``df`` (in order)."""
+    if not checks:
+        return []
+    for check in checks:
+        if check.join is not None:
+            df = check.join(df)
+    row = df.agg(*[column for check in checks for column in check.aggregates]).first()
+    assert row is not None
+    return [check.judge(row) for check in checks]
+
+
+def referential_check(
+    reference: DataFrame,
+    *,
+    check: DatasetCheck,
+    ctx: EvalContext,
+    dataset: str,
+    keys: Sequence[str],
+    tag: str = "",
+) -> RowCheck:
+    """Every non-null ``check.column`` value exists in the referenced column.
+
+    Failing rows are orphans; their business keys are the sample. Nulls are not checked
+    (an optional reference, such as a sale without promotion). ``tag`` keeps the check's
+    columns apart from those of other checks in the same aggregation.
+    """
+    column, (_, ref_column) = check.column or "", check.referenced
+    ref, found = f"__ref{tag}", f"__found{tag}"
+    # The referenced keys are a dimension's: small enough to broadcast, so the check costs
+    # one pass over the rows and no shuffle of them.
+    known = reference.select(F.col(ref_column).alias(ref)).distinct().withColumn(found, F.lit(True))
+    orphan = F.col(column).isNotNull() & F.col(found).isNull()
+    names = [f"{name}{tag}" for name in ("__checked", "__failed", "__values", "__sample")]
+
+    def join(df: DataFrame) -> DataFrame:
+        return df.join(F.broadcast(known), F.col(column) == F.col(ref), how="left")
+
+    def judge(row: Row) -> CheckResult:
+        checked, failed = int(row[names[0]]), int(row[names[1]])
+        return _tolerated(
+            ctx,
+            dataset,
+            check,
+            (checked, failed, tuple(row[names[3]])),
+            observed=f"{failed} orphan rows, {row[names[2]]} unknown {column} values",
+            threshold="orphan rows <= {allowed}",
+            message=f"{failed} of {checked} rows have a {column} not in {check.references}",
+        )
+
+    aggregates = [
+        F.count(column).alias(names[0]),
+        F.count_if(orphan).alias(names[1]),
+        F.size(F.collect_set(F.when(orphan, F.col(column)))).alias(names[2]),
+        sample(orphan, key_string(keys)).alias(names[3]),
+    ]
+    return RowCheck(join, aggregates, judge)
+
+
 def check_referential(
     df: DataFrame,
     reference: DataFrame | None,
@@ -127,40 +198,13 @@ def check_referential(
     dataset: str,
     keys: Sequence[str],
 ) -> CheckResult:
-    """Every non-null ``check.column`` value exists in the referenced column.
-
-    Failing rows are orphans; their business keys are the sample. Nulls are not checked
-    (an optional reference, such as a sale without promotion).
-    """
+    """:func:`referential_check` alone; skipped when the reference is not available."""
     if reference is None:
         return skipped(ctx, dataset, check, f"reference {check.references} is not available")
-    column, (_, ref_column) = check.column or "", check.referenced
-    # The referenced keys are a dimension's: small enough to broadcast, so the check costs
-    # one pass over ``df`` and no shuffle of it.
-    known = (
-        reference.select(F.col(ref_column).alias("__ref"))
-        .distinct()
-        .withColumn("__found", F.lit(True))
+    (judged,) = judge_rows(
+        df, [referential_check(reference, check=check, ctx=ctx, dataset=dataset, keys=keys)]
     )
-    joined = df.join(F.broadcast(known), F.col(column) == F.col("__ref"), how="left")
-    orphan = F.col(column).isNotNull() & F.col("__found").isNull()
-    row = joined.agg(
-        F.count(column).alias("checked"),
-        F.count_if(orphan).alias("failed"),
-        F.size(F.collect_set(F.when(orphan, F.col(column)))).alias("values"),
-        sample(orphan, key_string(keys)).alias("sample"),
-    ).first()
-    assert row is not None
-    checked, failed = int(row["checked"]), int(row["failed"])
-    return _tolerated(
-        ctx,
-        dataset,
-        check,
-        (checked, failed, tuple(row["sample"])),
-        observed=f"{failed} orphan rows, {row['values']} unknown {column} values",
-        threshold="orphan rows <= {allowed}",
-        message=f"{failed} of {checked} rows have a {column} not in {check.references}",
-    )
+    return judged
 
 
 def _epoch(moment: datetime) -> float:
@@ -168,43 +212,55 @@ def _epoch(moment: datetime) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-def check_freshness(
-    df: DataFrame, check: DatasetCheck, ctx: EvalContext, dataset: str, column: str
-) -> CheckResult:
+def freshness_check(
+    check: DatasetCheck, ctx: EvalContext, dataset: str, column: str, *, tag: str = ""
+) -> RowCheck:
     """The newest ``column`` value is at most ``max_age`` older than ``ctx.as_of``."""
     newest = F.max(F.col(column).cast("timestamp"))
-    row = df.agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.unix_timestamp(newest).alias("epoch"),
-        newest.cast("string").alias("newest"),
-    ).first()
-    assert row is not None
+    rows, epoch, shown = (f"{name}{tag}" for name in ("__rows", "__epoch", "__newest"))
     limit = check.max_age_hours or 0.0
     threshold = f"age <= {check.max_age} at {ctx.as_of:%Y-%m-%d %H:%M}"
-    if row["epoch"] is None:
+
+    def judge(row: Row) -> CheckResult:
+        if row[epoch] is None:
+            return result(
+                ctx,
+                dataset,
+                check,
+                rows_checked=int(row[rows]),
+                rows_failed=0,
+                passed=False,
+                observed="no rows",
+                threshold=threshold,
+                message=f"no {column} value to judge freshness by",
+            )
+        age = (_epoch(ctx.as_of) - int(row[epoch])) / 3600
         return result(
             ctx,
             dataset,
             check,
-            rows_checked=int(row["rows"]),
+            rows_checked=int(row[rows]),
             rows_failed=0,
-            passed=False,
-            observed="no rows",
+            passed=age <= limit,
+            observed=f"newest {column} {row[shown]} ({age:.1f} h old)",
             threshold=threshold,
-            message=f"no {column} value to judge freshness by",
+            message=f"newest {column} is {age:.1f} h old, limit {limit:g} h",
         )
-    age = (_epoch(ctx.as_of) - int(row["epoch"])) / 3600
-    return result(
-        ctx,
-        dataset,
-        check,
-        rows_checked=int(row["rows"]),
-        rows_failed=0,
-        passed=age <= limit,
-        observed=f"newest {column} {row['newest']} ({age:.1f} h old)",
-        threshold=threshold,
-        message=f"newest {column} is {age:.1f} h old, limit {limit:g} h",
-    )
+
+    aggregates = [
+        F.count(F.lit(1)).alias(rows),
+        F.unix_timestamp(newest).alias(epoch),
+        newest.cast("string").alias(shown),
+    ]
+    return RowCheck(None, aggregates, judge)
+
+
+def check_freshness(
+    df: DataFrame, check: DatasetCheck, ctx: EvalContext, dataset: str, column: str
+) -> CheckResult:
+    """:func:`freshness_check` alone."""
+    (judged,) = judge_rows(df, [freshness_check(check, ctx, dataset, column)])
+    return judged
 
 
 def check_row_count(

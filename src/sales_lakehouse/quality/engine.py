@@ -17,13 +17,17 @@ from pyspark.sql import functions as F
 
 from sales_lakehouse.contracts import Contract, DatasetCheck
 from sales_lakehouse.quality.checks import (
+    RowCheck,
     RunCounts,
     check_freshness,
     check_quarantine_fraction,
     check_referential,
     check_row_count,
     check_unique,
+    freshness_check,
+    judge_rows,
     key_string,
+    referential_check,
     skipped,
 )
 from sales_lakehouse.quality.reconcile import reconcile_bronze_silver, reconcile_silver_gold
@@ -87,37 +91,63 @@ class BatchCounts:
     failing: int
 
 
-def batch_counts(validated: DataFrame) -> BatchCounts:
-    """Count rows in, quarantined, flagged (any rule) and 'fail'-rule rows in one pass."""
+_COUNTED = ("rows_in", "quarantined", "flagged", "failing")
+
+
+def judge_batch(
+    validated: DataFrame, contract: Contract, ctx: EvalContext
+) -> tuple[BatchCounts, list[CheckResult]]:
+    """A validated batch's counts and one result per row rule of the contract, from one
+    aggregation job over the batch.
+
+    Each row's ``_failures`` are exploded (a row without any gives one row with no rule)
+    and grouped by rule: a rule's group counts the rows that broke it and samples their
+    landed business keys; each row's own counts (in, quarantined, flagged, failing) are
+    taken on its first exploded row only, so the groups add up to the batch. Rules no
+    row broke are reported as passed.
+    """
+    key = key_string([f"{RAW_PREFIX}{name}" for name in contract.business_key])
     failing = F.exists(F.col(FAILURES), lambda f: f["action"] == "fail")
-    row = validated.agg(
-        F.count(F.lit(1)).alias("rows_in"),
-        F.count_if(failing).alias("failing"),
-        F.count_if(is_rejected(F.col(FAILURES))).alias("quarantined"),
-        F.count_if(F.size(FAILURES) > 0).alias("flagged"),
-    ).first()
-    assert row is not None
-    return BatchCounts(
-        int(row["rows_in"]), int(row["quarantined"]), int(row["flagged"]), int(row["failing"])
+    exploded = validated.select(
+        key.alias("__key"),
+        failing.alias("__failing"),
+        is_rejected(F.col(FAILURES)).alias("__rejected"),
+        (F.size(FAILURES) > 0).alias("__flagged"),
+        F.posexplode_outer(FAILURES).alias("__pos", "__f"),
     )
+    first = F.col("__pos").isNull() | (F.col("__pos") == 0)
+    broke = F.col("__f").isNotNull()
+    grouped = exploded.groupBy(F.col("__f.rule").alias("rule")).agg(
+        F.count_if(first).alias("rows_in"),
+        F.count_if(first & F.col("__failing")).alias("failing"),
+        F.count_if(first & F.col("__rejected")).alias("quarantined"),
+        F.count_if(first & F.col("__flagged")).alias("flagged"),
+        F.count_if(broke).alias("failed"),
+        F.slice(F.sort_array(F.collect_list(F.when(broke, F.col("__key")))), 1, SAMPLE_SIZE).alias(
+            "sample"
+        ),
+    )
+    groups = grouped.collect()
+    total = {name: sum(int(row[name]) for row in groups) for name in _COUNTED}
+    counts = BatchCounts(**total)
+    found = {
+        row["rule"]: (int(row["failed"]), tuple(row["sample"]))
+        for row in groups
+        if row["rule"] is not None
+    }
+    return counts, row_rule_results(found, contract, ctx, counts.rows_in)
 
 
 def row_rule_results(
-    validated: DataFrame, contract: Contract, ctx: EvalContext, rows_checked: int
+    found: dict[str, tuple[int, tuple[str, ...]]],
+    contract: Contract,
+    ctx: EvalContext,
+    rows_checked: int,
 ) -> list[CheckResult]:
-    """One result per row rule of the contract from the batch's ``_failures`` arrays.
-
-    One aggregation over the exploded failures gives every rule's failing-row count and
-    sample keys (the landed business key); rules no row broke are reported as passed.
-    """
-    key = key_string([f"{RAW_PREFIX}{name}" for name in contract.business_key])
-    exploded = validated.select(key.alias("__key"), F.explode(FAILURES).alias("__f"))
-    counted = exploded.groupBy(F.col("__f.rule").alias("rule")).agg(
-        F.count(F.lit(1)).alias("failed"),
-        F.slice(F.sort_array(F.collect_list("__key")), 1, SAMPLE_SIZE).alias("sample"),
-    )
-    found = {row["rule"]: (int(row["failed"]), tuple(row["sample"])) for row in counted.collect()}
+    """One result per row rule of the contract, from each broken rule's failing-row count
+    and sample keys (``found``); rules not in it are reported as passed."""
     results = []
+    found = dict(found)
     for spec in row_rule_specs(contract):
         failed, keys = found.pop(spec.rule, (0, ()))
         results.append(
@@ -186,12 +216,49 @@ def evaluate_check(
     return _table_check(check, contract, inputs.table, inputs, ctx)
 
 
+def _row_check(
+    check: DatasetCheck, contract: Contract, inputs: CheckInputs, ctx: EvalContext, tag: str
+) -> RowCheck | None:
+    """The check as a :class:`RowCheck` over ``inputs.table`` when it can share the
+    table's one aggregation: a referential check whose reference is there, and freshness
+    when the table is the whole table (not an increment's touched part)."""
+    if inputs.table is None:
+        return None
+    dataset, keys = contract.dataset, list(contract.business_key)
+    if check.type == "referential":
+        reference = inputs.references.get(check.referenced[0])
+        if reference is None:
+            return None
+        return referential_check(
+            reference, check=check, ctx=ctx, dataset=dataset, keys=keys, tag=tag
+        )
+    if check.type == "freshness" and inputs.whole is None:
+        return freshness_check(check, ctx, dataset, check.column or contract.event_time, tag=tag)
+    return None
+
+
 def evaluate_checks(
     contract: Contract,
     inputs: CheckInputs,
     ctx: EvalContext,
     checks: Sequence[DatasetCheck] | None = None,
 ) -> list[CheckResult]:
-    """Results of ``checks`` (default: all the contract declares), in declaration order."""
-    chosen = contract.checks if checks is None else checks
-    return [evaluate_check(check, contract, inputs, ctx) for check in chosen]
+    """Results of ``checks`` (default: all the contract declares), in declaration order.
+
+    The referential and freshness checks of the table are judged in one aggregation over
+    its rows (one job and one plan, not one per check); the others one by one.
+    """
+    chosen = list(contract.checks if checks is None else checks)
+    results: dict[int, CheckResult] = {}
+    fused: list[tuple[int, RowCheck]] = []
+    for index, check in enumerate(chosen):
+        part = _row_check(check, contract, inputs, ctx, tag=f"_{index}")
+        if part is None:
+            results[index] = evaluate_check(check, contract, inputs, ctx)
+        else:
+            fused.append((index, part))
+    if fused:
+        assert inputs.table is not None
+        judged = judge_rows(inputs.table, [part for _, part in fused])
+        results.update((index, result) for (index, _), result in zip(fused, judged, strict=True))
+    return [results[index] for index in range(len(chosen))]
