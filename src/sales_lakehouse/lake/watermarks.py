@@ -6,6 +6,7 @@ cheaper than a MERGE and keeps the table a log of what each run processed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -52,13 +53,22 @@ class Watermarks:
 
     def record(self, consumer: str, versions: dict[str, int]) -> None:
         """Record, in one commit, the source versions ``consumer`` has processed."""
+        self.record_all({consumer: versions})
+
+    def record_all(self, processed: Mapping[str, Mapping[str, int]]) -> None:
+        """Record, in one commit, what each consumer has processed (consumer -> source ->
+        version): a stage with several datasets commits its watermarks once."""
         lake = self._lake
         now = datetime.now(UTC).replace(tzinfo=None)
-        rows = lake.spark.createDataFrame(
-            [(consumer, source, version, now) for source, version in versions.items()], SCHEMA
-        )
-        lake.append_rows(rows, *TABLE, SCHEMA)
+        records = [
+            (consumer, source, version, now)
+            for consumer, versions in processed.items()
+            for source, version in versions.items()
+        ]
+        if not records:
+            return
+        lake.append_rows(lake.spark.createDataFrame(records, SCHEMA), *TABLE, SCHEMA)
         if self._known is not None:
-            for source, version in versions.items():
+            for consumer, source, version, _ in records:
                 known = self._known.get((consumer, source), version)
                 self._known[(consumer, source)] = max(version, known)

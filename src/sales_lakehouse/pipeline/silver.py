@@ -226,6 +226,12 @@ def run_silver(
         lake.held.record(h for batch in staged for h in batch.held)
         for batch in staged:
             commit_silver(lake, batch, progress)
+        # One commit for every dataset's watermark, after all their data commits: a run
+        # stopped before it processes the stage's batches again, and every data write
+        # above is safe to replay (quarantine by file, MERGE of changed rows only).
+        lake.watermarks.record_all(
+            {batch.consumer: batch.watermarks for batch in staged if batch.validated is not None}
+        )
         lake.held.record(
             HeldFile(batch.dataset, path, MERGED, ctx.run_id)
             for batch in staged
@@ -464,7 +470,8 @@ def _silver_before(lake: Lake, batch: StagedSilver) -> DataFrame:
 
 
 def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
-    """Write a staged batch: quarantine, silver (overwrite or MERGE), then the watermark."""
+    """Write a staged batch: quarantine, then silver (overwrite or MERGE); the stage
+    records the watermarks of all its batches afterwards (:func:`run_silver`)."""
     dataset, stats = batch.dataset, batch.stats
     if batch.validated is None:
         progress(f"silver {dataset}: nothing new in bronze")
@@ -492,7 +499,6 @@ def commit_silver(lake: Lake, batch: StagedSilver, progress: Progress) -> None:
         _merge_history(lake, entry, batch.rows, batch.existing)
     else:
         _upsert(lake, entry, batch.rows, batch.within)
-    lake.watermarks.record(batch.consumer, batch.watermarks)
     held = f", {stats.held} held back" if stats.held else ""
     progress(
         f"silver {dataset}: {stats.rows_in} rows in, {stats.accepted} accepted, "
