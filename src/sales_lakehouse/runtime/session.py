@@ -71,6 +71,11 @@ LOCAL_CONF: dict[str, str] = {
     "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
     "spark.driver.memory": "4g",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
+    # Generated classes kept for reuse (default 100). A 4,000-line run generates about 580;
+    # with 100 kept, a second run in the same JVM compiled 577 of them again, with 2,000 it
+    # compiled 13 (warm runs 0.95x the time: docs/benchmark.md, sixth round). A static
+    # setting: Glue's session keeps its own.
+    "spark.sql.codegen.cache.maxEntries": "2000",
     # Persisted batches (silver's validated rows) are cached without columnar compression:
     # building the compressed cache of 1M validated sales lines took 29.7 s against 18.4 s
     # uncompressed (same session, docs/benchmark.md); they are read back a few times only.
