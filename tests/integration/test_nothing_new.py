@@ -21,6 +21,7 @@ from sales_lakehouse.contracts import load_contract
 from sales_lakehouse.lake import peek
 from sales_lakehouse.lake.held_files import MERGED, RELEASED, HeldFile
 from sales_lakehouse.pipeline import run
+from sales_lakehouse.pipeline.maintenance import maintain
 from sales_lakehouse.pipeline.nothing_new import nothing_new
 from tests.integration.conftest import FirstRun
 from tests.integration.helpers import (
@@ -155,3 +156,22 @@ def test_the_cli_answers_a_run_with_nothing_new_without_java(
     done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 1
     assert "Java" in done.stderr
+
+
+def test_maintenance_commits_leave_a_run_with_nothing_new_without_spark(
+    spark: SparkSession, first_run: FirstRun, tmp_path: Path
+) -> None:
+    lake_dir = copy_lake(first_run.lake_dir, tmp_path / "lake")
+    lake = lake_of(spark, first_run.landing, lake_dir)
+    silver = str(lake_dir / "silver" / "sales")
+    optimized = peek.log_version(silver)
+    maintain(lake, tables=[("silver", "sales")], progress=quiet)
+    assert peek.log_version(silver) > optimized  # silver moved past gold's watermark
+    settings = Settings(landing=str(first_run.landing), lake=str(lake_dir))
+    before = _versions(lake_dir)
+
+    assert _decides(settings)
+    ran: list[str] = []
+    run(spark, Settings(landing=str(first_run.landing), lake=str(lake_dir)), progress=ran.append)
+    assert "gold: no silver changes since the last run" in ran  # and nothing rebuilt
+    assert _versions(lake_dir) == before

@@ -7,13 +7,14 @@ never from the functions under test.
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from sales_lakehouse.config import Settings
-from sales_lakehouse.lake import Lake
-from sales_lakehouse.lake.delta_log import latest_version, operation_metrics
+from sales_lakehouse.lake import Lake, peek
+from sales_lakehouse.lake.delta_log import data_changed, latest_version, operation_metrics
 from sales_lakehouse.lake.registry import TableRegistry
 
 
@@ -66,3 +67,26 @@ def test_tables_are_found_in_the_lake_folders_and_named_for_sql(
     assert found == [("gold", "fives"), ("silver", "twos")]
     assert spark.sql("select count(*) from gold.fives").first()[0] == 5
     assert spark.sql("select sum(n) from silver.twos").first()[0] == 1
+
+
+def test_only_commits_that_change_rows_count_as_data_changes(
+    spark: SparkSession, settings: Settings
+) -> None:
+    lake = Lake(spark, settings)
+    path = lake.path("silver", "numbers")
+    lake.overwrite(spark.range(4).withColumnRenamed("id", "n"), "silver", "numbers")  # v0
+    spark.range(2).withColumnRenamed("id", "n").write.format("delta").mode("append").save(path)
+    # v1 appended; v2: OPTIMIZE compacts the files into one, v3 changes a property.
+    spark.sql(f"OPTIMIZE delta.`{path}`")
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('note' = 'x')")
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").collect()
+    operations = [row["operation"] for row in history]
+    assert operations == ["SET TBLPROPERTIES", "OPTIMIZE", "WRITE", "WRITE"]  # newest first
+
+    for changed in (partial(data_changed, spark), peek.data_changed):
+        assert changed(path, 0, 1)  # an append
+        assert not changed(path, 1, 2)  # OPTIMIZE: the same rows in other files
+        assert not changed(path, 2, 2)  # no commit at all
+        assert changed(path, 1, 3)  # a metadata change counts
+    (Path(path) / "_delta_log" / f"{2:020d}.json").unlink()
+    assert data_changed(spark, path, 1, 2) and peek.data_changed(path, 1, 2)  # gone: a change

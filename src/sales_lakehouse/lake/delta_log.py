@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import SparkSession
+if TYPE_CHECKING:  # this module is also read by lake/peek.py, before any Spark session
+    from pyspark.sql import SparkSession
 
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 
@@ -43,19 +45,57 @@ def latest_version(spark: SparkSession, table: str) -> int:
     return max(versions, default=-1)
 
 
-def commit_info(spark: SparkSession, table: str, version: int) -> dict[str, Any]:
-    """The ``commitInfo`` action of one commit (operation, operationMetrics, …); {} if none."""
+def _lines(spark: SparkSession, table: str, version: int) -> Iterator[str]:
+    """The JSON lines (actions) of one commit, read through Hadoop."""
     jvm = spark.sparkContext._jvm
     assert jvm is not None
     fs, path = _fs_path(spark, f"{table}/_delta_log/{version:020d}.json")
     reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(fs.open(path), "UTF-8"))
     try:
         while (line := reader.readLine()) is not None:
-            if '"commitInfo"' in line:
-                return dict(json.loads(str(line)).get("commitInfo") or {})
+            yield str(line)
     finally:
         reader.close()
+
+
+def commit_info(spark: SparkSession, table: str, version: int) -> dict[str, Any]:
+    """The ``commitInfo`` action of one commit (operation, operationMetrics, …); {} if none."""
+    for line in _lines(spark, table, version):
+        if '"commitInfo"' in line:
+            return dict(json.loads(line).get("commitInfo") or {})
     return {}
+
+
+# Actions after which the table holds the same rows with the same schema: the commit's
+# own record, a transaction id, and files added or removed with dataChange false (OPTIMIZE
+# rewrites rows into other files so). VACUUM's commits hold commitInfo alone.
+_SAME_ROWS = ("commitInfo", "txn")
+
+
+def changes_data(lines: Iterable[str]) -> bool:
+    """Whether a commit (its JSON lines) may change the table's rows or schema: any action
+    but ``commitInfo``, ``txn`` and files added or removed with ``dataChange`` false. Such a
+    commit adds nothing to the change data feed."""
+    for line in lines:
+        if not line.strip():
+            continue
+        for kind, body in json.loads(line).items():
+            if kind in _SAME_ROWS:
+                continue
+            if kind in ("add", "remove") and body.get("dataChange") is False:
+                continue
+            return True
+    return False
+
+
+def data_changed(spark: SparkSession, table: str, since: int, until: int) -> bool:
+    """Whether a commit after version ``since``, up to ``until``, may change the table's rows
+    (:func:`changes_data`); a commit whose file is gone counts as a change."""
+    for version in range(since + 1, until + 1):
+        fs, path = _fs_path(spark, f"{table}/_delta_log/{version:020d}.json")
+        if not fs.exists(path) or changes_data(_lines(spark, table, version)):
+            return True
+    return False
 
 
 def operation_metrics(spark: SparkSession, table: str, version: int) -> dict[str, int]:

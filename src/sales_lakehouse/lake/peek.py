@@ -34,6 +34,8 @@ import unicodedata
 from pathlib import Path
 from urllib.parse import quote
 
+from sales_lakehouse.lake import delta_log
+
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 CHILD = Path(__file__).with_name("_delta_rs_child.py")
 # ASCII characters java.net.URI leaves as they are in a path (RFC 2396 unreserved and
@@ -71,6 +73,20 @@ def log_version(table: str) -> int:
     except FileNotFoundError:
         return -1
     return max((int(m.group(1)) for name in names if (m := _COMMIT.match(name))), default=-1)
+
+
+def data_changed(table: str, since: int, until: int) -> bool:
+    """Whether a commit after version ``since``, up to ``until``, may change the table's rows,
+    by the rule ``delta_log.data_changed`` applies through Hadoop (an OPTIMIZE does not)."""
+    log = local_path(table) / "_delta_log"
+    for version in range(since + 1, until + 1):
+        try:
+            text = (log / f"{version:020d}.json").read_text("utf-8")
+        except FileNotFoundError:
+            return True
+        if delta_log.changes_data(text.splitlines()):
+            return True
+    return False
 
 
 def _hidden(name: str) -> bool:

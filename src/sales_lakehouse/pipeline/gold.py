@@ -21,7 +21,7 @@ from sales_lakehouse.gold.performance import (
     build_product_performance,
     build_promotion_performance,
 )
-from sales_lakehouse.lake import Lake, in_dates
+from sales_lakehouse.lake import Lake, delta_log, in_dates
 from sales_lakehouse.pipeline.summary import Progress
 from sales_lakehouse.silver.sales import sold_lines
 
@@ -125,9 +125,13 @@ def refresh_gold(lake: Lake, *, full_refresh: bool, progress: Progress) -> dict[
         or any(m is None for m in marks.values())
         or not all(lake.exists("gold", mart) for mart in MARTS)
     )
-    if not rebuild and all(until[d] <= int(marks[d] or 0) for d in DATASETS):
-        # Nothing committed to silver since the last run: decided from the Delta logs,
-        # before any table is read (a run with nothing new stays cheap).
+    if not rebuild and not any(
+        delta_log.data_changed(lake.spark, lake.path("silver", d), int(marks[d] or 0), until[d])
+        for d in DATASETS
+    ):
+        # No silver commit since the last run changed rows (none, or maintenance's
+        # OPTIMIZE only): decided from the Delta logs, before any table is read, so a run
+        # with nothing new stays cheap after maintenance too.
         progress("gold: no silver changes since the last run")
         return {}
     # Returned lines stay in silver (flagged); the marts count sold lines only.

@@ -12,8 +12,8 @@ own rules step by step:
   decides which of those are new: such a lake is left to Spark);
 - silver (``pipeline/silver.py``): for every silver dataset, each bronze table it reads
   is at the version its watermark records, and no held file is released;
-- gold (``pipeline/gold.py``): every mart exists and no silver table moved past gold's
-  watermarks.
+- gold (``pipeline/gold.py``): every mart exists and no silver commit after gold's
+  watermarks changes rows (maintenance's OPTIMIZE commits do not).
 
 When all of that holds, :func:`nothing_new` returns the summary the Spark run would
 print, after the same progress lines; when any of it fails, or cannot be read, it returns
@@ -185,6 +185,7 @@ def _gold(settings: Settings, marks: dict[tuple[str, str], int], say: Progress) 
         raise _WorkFoundError("a gold mart is missing")
     for dataset in DATASETS:
         mark = marks.get((GOLD, f"silver/{dataset}"))
-        if mark is None or _version(settings, "silver", dataset) > mark:
+        path = settings.table_path("silver", dataset)
+        if mark is None or peek.data_changed(path, mark, _version(settings, "silver", dataset)):
             raise _WorkFoundError(f"silver {dataset} changed since gold")
     say("gold: no silver changes since the last run")
