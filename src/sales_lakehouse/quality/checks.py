@@ -223,28 +223,22 @@ def freshness_check(
 
     def judge(row: Row) -> CheckResult:
         if row[epoch] is None:
-            return result(
-                ctx,
-                dataset,
-                check,
-                rows_checked=int(row[rows]),
-                rows_failed=0,
-                passed=False,
-                observed="no rows",
-                threshold=threshold,
-                message=f"no {column} value to judge freshness by",
-            )
-        age = (_epoch(ctx.as_of) - int(row[epoch])) / 3600
+            passed, observed, message = False, "no rows", f"no {column} value to judge freshness by"
+        else:
+            age = (_epoch(ctx.as_of) - int(row[epoch])) / 3600
+            passed = age <= limit
+            observed = f"newest {column} {row[shown]} ({age:.1f} h old)"
+            message = f"newest {column} is {age:.1f} h old, limit {limit:g} h"
         return result(
             ctx,
             dataset,
             check,
             rows_checked=int(row[rows]),
             rows_failed=0,
-            passed=age <= limit,
-            observed=f"newest {column} {row[shown]} ({age:.1f} h old)",
+            passed=passed,
+            observed=observed,
             threshold=threshold,
-            message=f"newest {column} is {age:.1f} h old, limit {limit:g} h",
+            message=message,
         )
 
     aggregates = [
