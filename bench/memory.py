@@ -14,11 +14,23 @@ import psutil
 
 
 def tree_rss(process: psutil.Process) -> int:
-    """Resident bytes of ``process`` and all its descendants (vanished ones ignored)."""
-    total = 0
-    for member in [process, *process.children(recursive=True)]:
+    """Resident bytes of ``process`` and its descendants, the JVM's children excepted
+    (vanished processes ignored).
+
+    The JVM starts short-lived commands (Hadoop runs ``chmod`` on every local file it
+    writes when its native library is missing, as here). Java starts them with
+    ``posix_spawn``, whose child shares the JVM's memory until it execs, and for that
+    moment reports the JVM's whole resident size: counted, a sample taken then doubled
+    the JVM (9.26 GiB against a 4.6 GiB JVM in one 3M run; docs/benchmark.md). Once they
+    exec, such commands hold a few MB.
+    """
+    total, pending = 0, [process]
+    while pending:
+        member = pending.pop()
         try:
             total += member.memory_info().rss
+            if member.name() != "java":
+                pending.extend(member.children())
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return total
@@ -27,14 +39,17 @@ def tree_rss(process: psutil.Process) -> int:
 class PeakMemory:
     """Background sampler: the overall peak and the peak since the last :meth:`take`."""
 
-    def __init__(self, interval: float = 0.2) -> None:
+    def __init__(self, interval: float = 0.2, pid: int | None = None) -> None:
         self.interval = interval
-        self.process = psutil.Process()
+        self.process = psutil.Process(pid)
         self.peak = 0
         self._window = 0
         self._self_window = 0
-        # Peak of the Python process alone in the last window (the JVM excluded).
+        self._children_window = 0
+        # Peaks of the Python process alone and of its children (the Spark JVM) alone in
+        # the last window: they need not peak together, so they can add up to more.
         self.last_self_peak = 0
+        self.last_children_peak = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="peak-memory", daemon=True)
@@ -47,6 +62,7 @@ class PeakMemory:
             own = 0
         with self._lock:
             self._self_window = max(self._self_window, own)
+            self._children_window = max(self._children_window, rss - own)
             self.peak = max(self.peak, rss)
             self._window = max(self._window, rss)
 
@@ -65,6 +81,7 @@ class PeakMemory:
         with self._lock:
             peak, self._window = self._window, 0
             self.last_self_peak, self._self_window = self._self_window, 0
+            self.last_children_peak, self._children_window = self._children_window, 0
         return peak
 
     def stop(self) -> int:

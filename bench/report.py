@@ -18,14 +18,18 @@ def _rate(rows: int, seconds: float) -> str:
     return f"{rows / seconds:,.0f}" if rows and seconds > 0 else "-"
 
 
+def _gib(value: int | None) -> str:
+    return f"{value / GIB:.2f}" if value else "-"
+
+
 def stage_table(stages: list[dict[str, Any]]) -> str:
     """Markdown table: stage, rows, seconds, rows/s, ratio to reference, Spark jobs, peak
-    memory (Python + JVM resident) and the JVM's parts: peak heap, peak non-heap (metaspace,
-    code cache) + direct buffers."""
+    memory (Python + JVM resident), each process's own resident peak, and the JVM's parts:
+    peak heap, peak non-heap (metaspace, code cache) + direct buffers."""
     lines = [
         "| phase | stage | rows | seconds | rows/s | reference s | ratio | jobs "
-        "| peak memory GiB | JVM heap GiB | JVM off-heap GiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| peak memory GiB | Python GiB | JVM GiB | JVM heap GiB | JVM off-heap GiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for item in stages:
         reference = item.get("reference_seconds")
@@ -34,11 +38,14 @@ def stage_table(stages: list[dict[str, Any]]) -> str:
         heap = f"{jvm['heap_peak'] / GIB:.2f}" if jvm else "-"
         offheap = f"{(jvm['nonheap_peak'] + jvm['direct']) / GIB:.2f}" if jvm else "-"
         jobs = item.get("jobs")
+        python = item.get("python_peak_bytes")
+        jvm_rss = item.get("jvm_rss_peak_bytes")
         lines.append(
             f"| {item['phase']} | {item['stage']} | {item['rows']:,} | "
             f"{_seconds(item['seconds'])} | {_rate(item['rows'], item['seconds'])} | "
             f"{_seconds(reference)} | {ratio} | {'-' if jobs is None else jobs} | "
-            f"{item['peak_bytes'] / GIB:.2f} | {heap} | {offheap} |"
+            f"{item['peak_bytes'] / GIB:.2f} | {_gib(python)} | {_gib(jvm_rss)} | "
+            f"{heap} | {offheap} |"
         )
     return "\n".join(lines)
 

@@ -151,13 +151,21 @@ def cli_run(phase: str, stage: str, arguments: list[str], memory: PeakMemory) ->
     command = [sys.executable, "-m", "sales_lakehouse.runtime.cli", *arguments]
     memory.take()
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    child = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    # The new process's own tree: the benchmark's process still holds its stopped
+    # session's JVM, which is no part of this run.
+    own = PeakMemory(pid=child.pid).start()
+    stdout, stderr = child.communicate()
     seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"{phase} {stage} failed: {done.stdout}{done.stderr}")
-    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    own.stop()
+    memory.take()
+    if child.returncode != 0:
+        raise RuntimeError(f"{phase} {stage} failed: {stdout}{stderr}")
+    last = stdout.strip().splitlines()[-1] if stdout.strip() else ""
     log(f"{phase:8} {stage:8} {seconds:8.2f} s  (new process: {last})")
-    return StageRun(phase, stage, seconds, 0, memory.take())
+    return StageRun(phase, stage, seconds, 0, own.peak)
 
 
 def nothing_new_run(landing: Path, lake: Path, memory: PeakMemory) -> StageRun:
@@ -253,6 +261,8 @@ def stage_records(
                 "peak_bytes": item.peak_bytes,
                 "jobs": item.jobs,
                 "jvm": item.jvm,
+                "python_peak_bytes": item.python_peak_bytes,
+                "jvm_rss_peak_bytes": item.jvm_rss_peak_bytes,
                 "delta": summarize(entries),
                 "commits": entries,
             }

@@ -59,6 +59,9 @@ class StageRun:
     jobs: int = 0
     jvm: dict[str, int] = field(default_factory=dict)
     after: dict[str, int] = field(default_factory=dict)
+    # Peak resident bytes of the Python driver alone and of the JVM alone.
+    python_peak_bytes: int = 0
+    jvm_rss_peak_bytes: int = 0
     commits: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -171,6 +174,8 @@ class SparkBench:
         seconds = time.perf_counter() - started
         rows = outcome if isinstance(outcome, int) else stage_rows(stage, outcome)
         result = StageRun(phase, stage, seconds, rows, self.memory.take(), before)
+        result.python_peak_bytes = self.memory.last_self_peak
+        result.jvm_rss_peak_bytes = self.memory.last_children_peak
         result.jobs = jobs_submitted(self.spark) - jobs_before
         result.jvm = jvm_peaks(self.spark)
         result.after = versions(self.lake)
