@@ -6,16 +6,19 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from bench.reference import DAILY_GRAIN, DAILY_MEASURES, Reference
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from sales_lakehouse.contracts import DATASETS, load_contract
+from sales_lakehouse.gold.performance import build_promotion_performance
+from sales_lakehouse.lake import Lake
 from sales_lakehouse.lake.maintenance import file_count, optimize
 from tests.integration.conftest import FirstRun
 from tests.integration.helpers import (
@@ -251,3 +254,83 @@ def test_correction_moving_a_line_to_another_date(
     assert int(metrics["numTargetRowsUpdated"]) == 1
     assert int(metrics["numTargetFilesRemoved"]) == 1
     assert int(metrics["numTargetRowsCopied"]) == old_file_lines - 1
+
+
+PROMO_SALES = ("sales/2099-01-03_sales_promo.csv", "sales/2099-01-04_sales_promo.csv")
+PROMO_FIX = "promotions/2099-01-03_promotions_fix.csv"
+
+
+def _promotion_rows(rows: DataFrame) -> dict[str, dict[str, Any]]:
+    return {row["promotion_id"]: row.asDict() for row in rows.collect()}
+
+
+def _whole_rebuild(lake: Lake) -> dict[str, dict[str, Any]]:
+    """promotion_performance built from the whole stored fact and silver promotions."""
+    settings = lake.settings
+    return _promotion_rows(
+        build_promotion_performance(
+            lake.read("gold", "fact_sales"),
+            lake.read("silver", "promotions"),
+            currency=settings.default_currency,
+            baseline_days=settings.baseline_days,
+        )
+    )
+
+
+def test_promotion_performance_follows_increments(
+    spark: SparkSession, first_run: FirstRun, oracle: Reference, tmp_path: Path
+) -> None:
+    """An increment refreshes the promotions it can move, and only those, and the mart
+    then equals a whole rebuild: a new line attributed to a promotion whose window is far
+    from the line's date, a promotion whose cost and end date change, and (next run) the
+    line re-sent without its promotion, which only the promotion attributed before the
+    change can catch."""
+    lake_dir = copy_lake(first_run.lake_dir, tmp_path / "lake")
+    lake = lake_of(spark, first_run.landing, lake_dir)
+    before = _promotion_rows(lake.read("gold", "promotion_performance"))
+    baseline = timedelta(days=lake.settings.baseline_days)
+    clean = _clean_lines_by_date(first_run, oracle)
+    day = sorted(day for day, lines in clean.items() if lines)[len(clean) // 2]
+    windows = {
+        row["promotion_id"]: (row["start_date"] - baseline, row["end_date"])
+        for row in lake.read("silver", "promotions").collect()
+    }
+    far = sorted(key for key, (start, end) in windows.items() if not start <= day <= end)
+    assert len(far) >= 2, "the test needs two promotions whose windows miss the line's date"
+    attributed_to, changed = far[0], far[1]
+    line = {**_landed_row(first_run, *clean[day][0]), "order_id": "PROMO-0000001"}
+    line.update(line_number="1", currency=lake.settings.default_currency)
+    promotion_file = next((first_run.landing / "promotions").glob("*.csv"))
+    promotion = next(r for r in read_landing_csv(promotion_file) if r["promotion_id"] == changed)
+    new_cost = Decimal(promotion["promo_cost"]) + Decimal("1000.00")
+    new_end = date.fromisoformat(promotion["end_date"]) + timedelta(days=1)
+    promotion.update(promo_cost=str(new_cost), end_date=new_end.isoformat())
+
+    with (
+        _landed(first_run.landing / PROMO_SALES[0], [{**line, "promotion_id": attributed_to}]),
+        _landed_promotion(first_run.landing / PROMO_FIX, promotion),
+    ):
+        summary = run_pipeline(spark, first_run.landing, lake_dir)
+        first = _promotion_rows(lake.read("gold", "promotion_performance"))
+        assert first == _whole_rebuild(lake)
+        assert first[attributed_to]["attributed_lines"] == (
+            before[attributed_to]["attributed_lines"] + 1
+        )
+        assert (first[changed]["promo_cost"], first[changed]["end_date"]) == (new_cost, new_end)
+        # Only the promotions the batch can move were rebuilt.
+        assert 2 <= summary.gold_rows["promotion_performance"] < len(before)
+
+        with _landed(first_run.landing / PROMO_SALES[1], [{**line, "promotion_id": ""}]):
+            run_pipeline(spark, first_run.landing, lake_dir)
+            second = _promotion_rows(lake.read("gold", "promotion_performance"))
+            assert second == _whole_rebuild(lake)
+    assert second[attributed_to] == before[attributed_to]
+
+
+@contextmanager
+def _landed_promotion(path: Path, row: dict[str, str]) -> Iterator[Path]:
+    write_landing_csv(path, load_contract("promotions").column_names, [row])
+    try:
+        yield path
+    finally:
+        path.unlink()

@@ -13,6 +13,7 @@ from sales_lakehouse.gold.performance import (
     build_product_performance,
     build_promotion_performance,
 )
+from sales_lakehouse.pipeline.gold import promotions_to_refresh
 from sales_lakehouse.silver.products import END_OF_TIME
 
 D = Decimal
@@ -279,3 +280,31 @@ def test_promotion_performance_baseline_uplift_and_roi(spark: SparkSession) -> N
     # 4 days = 150/day, x 5 promotion days = 750 expected without the promotion.
     assert row["incremental_margin"] == D("-50.00")
     assert row["roi"] == D("-2.0000")  # (-50 - 50) / 50
+
+
+def test_promotions_to_refresh_by_window_attribution_and_change() -> None:
+    day = date(2025, 3, 10)
+    promotions = [
+        ("IN_PROMO", date(2025, 3, 1), date(2025, 3, 10)),  # the date is its last day
+        ("IN_BASELINE", date(2025, 3, 14), date(2025, 3, 20)),  # 4 baseline days: from 03-10
+        ("AFTER", date(2025, 3, 15), date(2025, 3, 20)),  # baseline from 03-11
+        ("BEFORE", date(2025, 3, 1), date(2025, 3, 9)),
+        ("ATTRIBUTED", date(2025, 6, 1), date(2025, 6, 2)),
+        ("CHANGED", date(2025, 1, 1), date(2025, 1, 2)),
+    ]
+    refresh = promotions_to_refresh(
+        promotions, {"ATTRIBUTED", "GONE"}, {"CHANGED"}, [day], baseline_days=4
+    )
+    assert refresh == [
+        ("ATTRIBUTED", date(2025, 5, 28), date(2025, 6, 2)),
+        ("CHANGED", date(2024, 12, 28), date(2025, 1, 2)),
+        ("GONE", date.max, date.min),  # not in silver: no window, its row is removed
+        ("IN_BASELINE", date(2025, 3, 10), date(2025, 3, 20)),
+        ("IN_PROMO", date(2025, 2, 25), date(2025, 3, 10)),
+    ]
+
+
+def test_promotions_to_refresh_nothing_touched() -> None:
+    promotions = [("P1", date(2025, 3, 1), date(2025, 3, 10))]
+    assert promotions_to_refresh(promotions, set(), set(), [], baseline_days=28) == []
+    assert promotions_to_refresh(promotions, set(), set(), [date(2025, 3, 11)], 28) == []

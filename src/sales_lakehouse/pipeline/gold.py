@@ -4,12 +4,16 @@ Touched dates come from the silver change feeds since gold's watermarks: dates o
 lines inserted, updated (before and after the change), and dates of lines whose product or
 promotion changed (so late-arriving dimensions are linked once they arrive). fact_sales
 and daily_sales are replaced for those dates, product_performance for their months;
-promotion_performance (one row per promotion) is recomputed whole.
+promotion_performance (one row per promotion) for the promotions a change can move: those
+whose silver row changed, whose window (baseline and promotion days) holds a touched
+date, or with lines attributed on a touched date (before or after the change).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from bisect import bisect_left
+from collections.abc import Iterable
+from datetime import date, timedelta
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -21,7 +25,7 @@ from sales_lakehouse.gold.performance import (
     build_product_performance,
     build_promotion_performance,
 )
-from sales_lakehouse.lake import Lake, delta_log, in_dates
+from sales_lakehouse.lake import Lake, delta_log, in_dates, in_strings
 from sales_lakehouse.pipeline.summary import Progress
 from sales_lakehouse.silver.sales import sold_lines
 
@@ -62,12 +66,80 @@ def touched_dates(lake: Lake, since: dict[str, int], until: dict[str, int]) -> l
     return sorted(row["sale_date"] for row in rows)
 
 
+def changed_promotions(lake: Lake, since: int, until: int) -> set[str]:
+    """Promotion ids whose silver row changed in versions (since, until]: new, updated,
+    deleted."""
+    if until <= since:
+        return set()
+    changes = lake.changes("silver", "promotions", since + 1, until)
+    return {row[0] for row in changes.select("promotion_id").distinct().collect()}
+
+
+def promotions_to_refresh(
+    promotions: Iterable[tuple[str, date, date]],
+    attributed: set[str],
+    changed: set[str],
+    dates: Iterable[date],
+    baseline_days: int,
+) -> list[tuple[str, date, date]]:
+    """The promotions whose promotion_performance row a rebuild of ``dates`` can move, as
+    (id, first day of the baseline, end date).
+
+    ``promotions``: silver's (id, start_date, end_date). A promotion is refreshed when a
+    date falls inside its baseline or promotion days, or it is ``attributed`` (lines on
+    the dates carry its id, before or after the rebuild) or ``changed`` (its silver row).
+    Ids of ``attributed`` and ``changed`` not in silver come with an empty window (start
+    after end): their rows are removed, or were never written.
+    """
+    days = sorted(set(dates))
+    selected: dict[str, tuple[date, date]] = dict.fromkeys(
+        attributed | changed, (date.max, date.min)
+    )
+    for key, start_date, end_date in promotions:
+        start = start_date - timedelta(days=baseline_days)
+        index = bisect_left(days, start)
+        if key in selected or (index < len(days) and days[index] <= end_date):
+            selected[key] = (start, end_date)
+    return [(key, *window) for key, window in sorted(selected.items())]
+
+
+def _write_promotion_performance(
+    lake: Lake,
+    fact: DataFrame,
+    promotions: DataFrame,
+    refresh: list[tuple[str, date, date]] | None,
+) -> None:
+    """Build promotion_performance from ``fact``: whole, or for the ``refresh`` promotions
+    only, from the lines attributed to them and the lines inside their windows."""
+    settings = lake.settings
+
+    def build(lines: DataFrame, selected: DataFrame) -> DataFrame:
+        return build_promotion_performance(
+            lines,
+            selected,
+            currency=settings.default_currency,
+            baseline_days=settings.baseline_days,
+        )
+
+    if refresh is None:
+        lake.overwrite(build(fact, promotions), "gold", "promotion_performance")
+        return
+    ids = [key for key, _, _ in refresh]
+    inside = F.lit(False)
+    for _, start, end in refresh:
+        if start <= end:
+            inside = inside | F.col("sale_date").between(F.lit(start), F.lit(end))
+    lines = fact.filter(F.col("promotion_id").isin(ids) | inside)
+    rows = build(lines, promotions.filter(F.col("promotion_id").isin(ids)))
+    lake.replace_where(rows, "gold", "promotion_performance", in_strings("promotion_id", ids))
+
+
 def _write_marts(lake: Lake, fact: DataFrame, dates: list[date] | None) -> dict[str, int]:
     """Write fact_sales (for ``dates`` or whole), then the marts built from the stored fact:
-    daily_sales for the same dates, and the performance marts. Reading the fact back (only
-    the dates written: it is clustered by them) instead of building it again saves a
-    second pass over silver and its joins."""
-    settings, written = lake.settings, {}
+    daily_sales for the same dates, product_performance for their months. Reading the fact
+    back (only the dates written: it is clustered by them) instead of building it again
+    saves a second pass over silver and its joins."""
+    written = {}
 
     def write_by_date(name: str, mart: DataFrame) -> None:
         if dates is None:
@@ -100,16 +172,13 @@ def _write_marts(lake: Lake, fact: DataFrame, dates: list[date] | None) -> dict[
             in_dates("month", months),
             cluster_by=CLUSTER_BY["product_performance"],
         )
-    promotions = build_promotion_performance(
-        stored_fact,
-        lake.read("silver", "promotions"),
-        currency=settings.default_currency,
-        baseline_days=settings.baseline_days,
-    )
-    lake.overwrite(promotions, "gold", "promotion_performance")
-    for name in ("product_performance", "promotion_performance"):
-        written[name] = lake.rows_written("gold", name)
+    written["product_performance"] = lake.rows_written("gold", "product_performance")
     return written
+
+
+def _attributed_ids(fact: DataFrame) -> set[str]:
+    rows = fact.select("promotion_id").filter(F.col("promotion_id").isNotNull()).distinct()
+    return {row[0] for row in rows.collect()}
 
 
 def refresh_gold(lake: Lake, *, full_refresh: bool, progress: Progress) -> dict[str, int]:
@@ -141,15 +210,41 @@ def refresh_gold(lake: Lake, *, full_refresh: bool, progress: Progress) -> dict[
     if rebuild:
         progress("gold: full rebuild from silver")
         written = _write_marts(lake, build_fact_sales(sales, products, promotions), None)
+        _write_promotion_performance(lake, lake.read("gold", "fact_sales"), promotions, None)
     else:
         since = {dataset: int(marks[dataset] or 0) for dataset in DATASETS}
         dates = touched_dates(lake, since, until)
-        if not dates:
+        changed = changed_promotions(lake, since["promotions"], until["promotions"])
+        if not dates and not changed:
             progress("gold: no silver changes since the last run")
             return {}
-        progress(f"gold: rebuilding {len(dates)} sale dates ({dates[0]} .. {dates[-1]})")
-        fact = build_fact_sales(sales.filter(F.col("sale_date").isin(dates)), products, promotions)
-        written = _write_marts(lake, fact, dates)
+        written, attributed = {}, set()
+        if dates:
+            progress(f"gold: rebuilding {len(dates)} sale dates ({dates[0]} .. {dates[-1]})")
+            # Promotions attributed on those dates before the rebuild; after it, below.
+            fact_before = lake.read("gold", "fact_sales").filter(F.col("sale_date").isin(dates))
+            attributed = _attributed_ids(fact_before)
+            in_dates_sales = sales.filter(F.col("sale_date").isin(dates))
+            written = _write_marts(
+                lake, build_fact_sales(in_dates_sales, products, promotions), dates
+            )
+            fact_after = lake.read("gold", "fact_sales").filter(F.col("sale_date").isin(dates))
+            attributed |= _attributed_ids(fact_after)
+        windows = promotions.select("promotion_id", "start_date", "end_date").collect()
+        refresh = promotions_to_refresh(
+            [(row[0], row[1], row[2]) for row in windows],
+            attributed,
+            changed,
+            dates,
+            lake.settings.baseline_days,
+        )
+        progress(f"gold: promotion_performance for {len(refresh)} promotions")
+        if refresh:
+            stored_fact = lake.read("gold", "fact_sales")
+            _write_promotion_performance(lake, stored_fact, promotions, refresh)
+    written["promotion_performance"] = (
+        lake.rows_written("gold", "promotion_performance") if rebuild or refresh else 0
+    )
     lake.watermarks.record(CONSUMER, {f"silver/{d}": until[d] for d in DATASETS})
     progress("gold: " + ", ".join(f"{name} {rows} rows" for name, rows in written.items()))
     return written
