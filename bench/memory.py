@@ -14,25 +14,31 @@ import psutil
 
 
 def tree_rss(process: psutil.Process) -> int:
-    """Resident bytes of ``process`` and its descendants, the JVM's children excepted
-    (vanished processes ignored).
+    """Resident bytes of ``process`` and its descendants, except a JVM's children still
+    running the JVM's own executable (vanished processes ignored).
 
     The JVM starts short-lived commands (Hadoop runs ``chmod`` on every local file it
     writes when its native library is missing, as here). Java starts them with
-    ``posix_spawn``, whose child shares the JVM's memory until it execs, and for that
-    moment reports the JVM's whole resident size: counted, a sample taken then doubled
-    the JVM (9.26 GiB against a 4.6 GiB JVM in one 3M run; docs/benchmark.md). Once they
-    exec, such commands hold a few MB.
+    ``posix_spawn``, whose child shares the JVM's memory until it execs the command, and
+    for that moment reports the JVM's whole resident size: counted, a sample taken then
+    doubled the JVM (9.26 GiB against a 4.6 GiB JVM in one 3M run; docs/benchmark.md).
+    The JVM's other children (PySpark's Python workers, commands after their exec) count.
     """
     total, pending = 0, [process]
     while pending:
         member = pending.pop()
         try:
             total += member.memory_info().rss
-            if member.name() != "java":
-                pending.extend(member.children())
+            children = member.children()
+            own = member.exe() if member.name() == "java" else None
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
+        for child in children:
+            try:
+                if own is None or child.exe() != own:
+                    pending.append(child)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
     return total
 
 
