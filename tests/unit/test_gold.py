@@ -13,7 +13,7 @@ from sales_lakehouse.gold.performance import (
     build_product_performance,
     build_promotion_performance,
 )
-from sales_lakehouse.pipeline.gold import promotions_to_refresh
+from sales_lakehouse.pipeline.gold import merged_ranges, promotions_to_refresh
 from sales_lakehouse.silver.products import END_OF_TIME
 
 D = Decimal
@@ -282,6 +282,53 @@ def test_promotion_performance_baseline_uplift_and_roi(spark: SparkSession) -> N
     assert row["roi"] == D("-2.0000")  # (-50 - 50) / 50
 
 
+def test_promotion_performance_category_and_all_scopes_by_channel(spark: SparkSession) -> None:
+    # 2 baseline days. PRC: category Laptops on the web, Feb 10-11 (baseline Feb 8-9).
+    # PRA: everything on every channel, Feb 12 (baseline Feb 10-11).
+    promotions = spark.createDataFrame(
+        [
+            ("PRC", "Web laptops", "seasonal", "category", None, "Laptops", "web",
+             date(2025, 2, 10), date(2025, 2, 11), 2, D("100.00")),
+            ("PRA", "Everything", "flash_sale", "all", None, None, None,
+             date(2025, 2, 12), date(2025, 2, 12), 1, D("10.00")),
+        ],
+        PROMOTIONS_SCHEMA,
+    )  # fmt: skip
+    sales = spark.createDataFrame(
+        [
+            _sale("w1", datetime(2025, 2, 8), "P1", 1, "1000.00", channel="web"),  # PRC base
+            _sale("s1", datetime(2025, 2, 9), "P1", 1, "1000.00"),  # store: in no scope
+            # PRC during (attributed), PRA baseline: net 1900, margin 1900 - 2 x 700
+            _sale("w2", datetime(2025, 2, 10), "P1", 2, "1000.00", "100.00", "PRC", channel="web"),
+            _sale("w3", datetime(2025, 2, 11), "P2", 1, "50.00", channel="web"),  # PRA base
+            _sale("s2", datetime(2025, 2, 12), "P2", 2, "50.00", promotion="PRA"),  # PRA during
+            _sale("m1", datetime(2025, 2, 12), "P1", 1, "1000.00", channel="mobile"),  # PRA
+            _sale("e1", datetime(2025, 2, 12), "P1", 1, "999.00", currency="EUR", channel="web"),
+        ],
+        SALES_SCHEMA,
+    )
+    fact = build_fact_sales(sales, _products(spark), promotions)
+    rows = {
+        row["promotion_id"]: row
+        for row in build_promotion_performance(
+            fact, promotions, currency="USD", baseline_days=2
+        ).collect()
+    }
+    measures = (
+        "attributed_lines", "units", "net_amount", "discount_given", "attributed_margin",
+        "baseline_daily_net", "promo_daily_net", "uplift_pct", "incremental_margin", "roi",
+    )  # fmt: skip
+    got = {key: tuple(row[m] for m in measures) for key, row in rows.items()}
+    assert got == {
+        # baseline 1000 / 2 days; during 1900 / 2 days; margin 500 - 300 x 2 / 2 = 200
+        "PRC": (1, 2, D("1900.00"), D("100.00"), D("500.00"),
+                D("500.00"), D("950.00"), D("90.00"), D("200.00"), D("1.0000")),
+        # baseline (1900 + 50) / 2; during 100 + 1000; margin 80 + 300 - (500 + 40) / 2
+        "PRA": (1, 2, D("100.00"), D("0.00"), D("80.00"),
+                D("975.00"), D("1100.00"), D("12.82"), D("110.00"), D("10.0000")),
+    }  # fmt: skip
+
+
 def test_promotions_to_refresh_by_window_attribution_and_change() -> None:
     day = date(2025, 3, 10)
     promotions = [
@@ -293,14 +340,29 @@ def test_promotions_to_refresh_by_window_attribution_and_change() -> None:
         ("CHANGED", date(2025, 1, 1), date(2025, 1, 2)),
     ]
     refresh = promotions_to_refresh(
-        promotions, {"ATTRIBUTED", "GONE"}, {"CHANGED"}, [day], baseline_days=4
+        promotions, {"ATTRIBUTED", "UNKNOWN"}, {"CHANGED", "GONE"}, [day], baseline_days=4
     )
     assert refresh == [
         ("ATTRIBUTED", date(2025, 5, 28), date(2025, 6, 2)),
         ("CHANGED", date(2024, 12, 28), date(2025, 1, 2)),
-        ("GONE", date.max, date.min),  # not in silver: no window, its row is removed
+        ("GONE", date.max, date.min),  # no longer in silver: no window, its row is removed
         ("IN_BASELINE", date(2025, 3, 10), date(2025, 3, 20)),
         ("IN_PROMO", date(2025, 2, 25), date(2025, 3, 10)),
+    ]  # UNKNOWN: lines carry an id silver never had, so the mart has no row for it
+
+
+def test_merged_ranges() -> None:
+    d = date
+    windows = [
+        (d(2025, 3, 5), d(2025, 3, 9)),
+        (d(2025, 3, 1), d(2025, 3, 4)),  # touches the first: merged
+        (d(2025, 3, 7), d(2025, 3, 8)),  # inside it
+        (d(2025, 3, 12), d(2025, 3, 12)),  # one day, apart
+        (d.max, d.min),  # empty
+    ]
+    assert merged_ranges(windows) == [
+        (d(2025, 3, 1), d(2025, 3, 9)),
+        (d(2025, 3, 12), d(2025, 3, 12)),
     ]
 
 

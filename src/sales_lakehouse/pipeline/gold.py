@@ -11,6 +11,8 @@ date, or with lines attributed on a touched date (before or after the change).
 
 from __future__ import annotations
 
+import functools
+import operator
 from bisect import bisect_left
 from collections.abc import Iterable
 from datetime import date, timedelta
@@ -88,19 +90,29 @@ def promotions_to_refresh(
     ``promotions``: silver's (id, start_date, end_date). A promotion is refreshed when a
     date falls inside its baseline or promotion days, or it is ``attributed`` (lines on
     the dates carry its id, before or after the rebuild) or ``changed`` (its silver row).
-    Ids of ``attributed`` and ``changed`` not in silver come with an empty window (start
-    after end): their rows are removed, or were never written.
+    Ids of ``changed`` not in silver (any more) come with an empty window (start after
+    end), so their rows are removed; ids of ``attributed`` not in silver have no row.
     """
     days = sorted(set(dates))
-    selected: dict[str, tuple[date, date]] = dict.fromkeys(
-        attributed | changed, (date.max, date.min)
-    )
+    selected: dict[str, tuple[date, date]] = dict.fromkeys(changed, (date.max, date.min))
     for key, start_date, end_date in promotions:
         start = start_date - timedelta(days=baseline_days)
         index = bisect_left(days, start)
-        if key in selected or (index < len(days) and days[index] <= end_date):
+        if key in selected or key in attributed or (index < len(days) and days[index] <= end_date):
             selected[key] = (start, end_date)
     return [(key, *window) for key, window in sorted(selected.items())]
+
+
+def merged_ranges(windows: Iterable[tuple[date, date]]) -> list[tuple[date, date]]:
+    """Date ranges (first, last, inclusive) merged where they overlap or touch; empty
+    ranges (first after last) left out."""
+    merged: list[tuple[date, date]] = []
+    for start, end in sorted(w for w in windows if w[0] <= w[1]):
+        if merged and start <= merged[-1][1] + timedelta(days=1):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _write_promotion_performance(
@@ -125,11 +137,11 @@ def _write_promotion_performance(
         lake.overwrite(build(fact, promotions), "gold", "promotion_performance")
         return
     ids = [key for key, _, _ in refresh]
-    inside = F.lit(False)
-    for _, start, end in refresh:
-        if start <= end:
-            inside = inside | F.col("sale_date").between(F.lit(start), F.lit(end))
-    lines = fact.filter(F.col("promotion_id").isin(ids) | inside)
+    inside = [
+        F.col("sale_date").between(F.lit(start), F.lit(end))
+        for start, end in merged_ranges((start, end) for _, start, end in refresh)
+    ]
+    lines = fact.filter(functools.reduce(operator.or_, inside, F.col("promotion_id").isin(ids)))
     rows = build(lines, promotions.filter(F.col("promotion_id").isin(ids)))
     lake.replace_where(rows, "gold", "promotion_performance", in_strings("promotion_id", ids))
 
