@@ -49,6 +49,13 @@ RESULTS = ("quality", "dq_results")
 CHECK_ORDER = ("products", "promotions", "sales")
 
 
+# How a stage keeps the batches it reads more than once (validated rows, changed rows, the
+# table after an increment): Spark's columnar cache blocks as they are, spilled to disk
+# when the memory runs short. PySpark's ``MEMORY_AND_DISK`` is the *serialized* level: it
+# copies every cached block through Java serialization once more.
+CACHED = StorageLevel.MEMORY_AND_DISK_DESER
+
+
 def utc_now() -> datetime:
     """Now as a naive UTC datetime (how every timestamp column of the lake is stored)."""
     return datetime.now(UTC).replace(tzinfo=None)
@@ -237,7 +244,7 @@ def _dataset_results(lake: Lake, dataset: str, ctx: EvalContext) -> list[CheckRe
     contract = load_contract(dataset)
     defaults = {"currency": lake.settings.default_currency}
     validated = validate(_bronze_rows(lake, dataset), contract, defaults)
-    validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
+    validated = validated.persist(CACHED)
     try:
         counts, results = judge_batch(validated, contract, ctx)
     finally:

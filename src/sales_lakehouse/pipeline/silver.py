@@ -33,7 +33,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -43,6 +42,7 @@ from sales_lakehouse.lake import Lake, in_strings
 from sales_lakehouse.lake.held_files import HELD, MERGED, REJECTED, RELEASED, HeldFile
 from sales_lakehouse.pipeline.held import file_result
 from sales_lakehouse.pipeline.quality import (
+    CACHED,
     CHECK_ORDER,
     context,
     record_and_guard,
@@ -302,7 +302,7 @@ def stage_silver(
         rows = entry.combine(new, stored, contract)
     defaults = {"currency": lake.settings.default_currency}
     validated = validate(rows, contract, defaults)
-    batch.validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
+    batch.validated = validated.persist(CACHED)
     batch.results = _count_validated(batch.validated, contract, batch.stats, ctx)
     if blocking(batch.results):
         return batch  # the row rules already stop the stage; no need to stage further
@@ -437,7 +437,7 @@ def _stage_rows(lake: Lake, batch: StagedSilver) -> None:
             batch.existing = batch.stored.filter(batch.within(F.col, F.col))
     batch.rows = changed_rows(
         latest.select(*[c for c in latest.columns if c != FAILURES]), batch.existing, keys, order
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    ).persist(CACHED)
     stats.accepted = batch.rows.count()
     stats.duplicates = stats.rows_in - stats.quarantined - stats.accepted
     # Counted independently of stats.duplicates: superseded copies in the batch plus
@@ -449,7 +449,7 @@ def _stage_rows(lake: Lake, batch: StagedSilver) -> None:
         # Judged by every table check (unique, each referential, ...): read from the
         # stored table and compared with the batch once, not once per check. A rebuild's
         # table is the persisted rows themselves.
-        batch.table = batch.table.persist(StorageLevel.MEMORY_AND_DISK)
+        batch.table = batch.table.persist(CACHED)
     if batch.existing is not batch.stored:
         batch.whole = table_after(batch.stored, batch.rows, entry.target_contract)
 
