@@ -270,14 +270,21 @@ def stage_records(
     return records
 
 
-def headline(
-    records: list[dict[str, Any]], times: dict[str, ReferenceTimes], peak: int
-) -> dict[str, Any]:
-    """The targets: cold start to gold vs the reference and 60 s, daily vs full, memory."""
+def headline(records: list[dict[str, Any]], times: dict[str, ReferenceTimes]) -> dict[str, Any]:
+    """The targets: cold start to gold vs the reference and 60 s, daily vs full, memory.
+
+    The memory target is the pipeline's (Python + JVM): the DuckDB reference runs in the
+    bench's own process after Spark has stopped, and its peak is reported apart.
+    """
 
     def seconds(phase: str, stages: tuple[str, ...]) -> float:
         return float(
             sum(r["seconds"] for r in records if r["phase"] == phase and r["stage"] in stages)
+        )
+
+    def peak(stage: str, *, exclude: bool = False) -> int:
+        return max(
+            (r["peak_bytes"] for r in records if (r["stage"] == stage) != exclude), default=0
         )
 
     pipeline = ("bronze", "silver", "gold")
@@ -298,7 +305,8 @@ def headline(
         "increment_jobs_max": max(
             (r.get("jobs") or 0 for r in records if r["phase"] in ("daily", "large")), default=0
         ),
-        "peak_gib": round(peak / GIB, 2),
+        "peak_gib": round(peak("reference", exclude=True) / GIB, 2),
+        "reference_peak_gib": round(peak("reference") / GIB, 2),
         "targets": TARGETS,
     }
 
@@ -358,6 +366,11 @@ def markdown(result: dict[str, Any]) -> str:
                     "<= 20",
                 ],
                 ["peak memory (Python + JVM)", f"{h['peak_gib']} GiB", "<= 4 GiB"],
+                [
+                    "peak memory of the DuckDB reference (the bench's process)",
+                    f"{h.get('reference_peak_gib', '-')} GiB",
+                    "-",
+                ],
             ],
         ),
         "",
@@ -499,8 +512,6 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     memory.stop()
-    # The pipeline's and the reference's peak; the data preparation is reported apart.
-    peak = max(record["peak_bytes"] for record in records)
     info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     info["spark_driver_memory"] = bench.driver_memory
     result = {
@@ -513,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         "preparation_peak_bytes": preparation_peak,
         "increments": prepared.increments,
         "stages": records,
-        "headline": headline(records, times, peak),
+        "headline": headline(records, times),
         "ab": ab,
         "maintenance": maintenance,
         "verification": [{**c.__dict__, "ok": c.ok} for c in comparisons],
