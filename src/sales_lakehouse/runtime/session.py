@@ -71,8 +71,9 @@ LOCAL_CONF: dict[str, str] = {
     "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
     # 3 GB of heap: the 3M bench peaked at 3.83 GiB resident (Python + JVM) with it, 4.87
     # GiB with 4g, in stage times within the same session's spread; 2g ran out of heap
-    # in the 3M initial silver, and 10M ran out with 3g and 4g alike (docs/benchmark.md,
-    # seventh round).
+    # in the 3M initial silver (docs/benchmark.md, seventh round). 10M ran out with 3g and
+    # 4g alike while silver cached its batch serialized; kept deserialized, 10M completes
+    # with 3g, peak 4.01 GiB (eighth round).
     "spark.driver.memory": "3g",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
     # Generated classes kept for reuse (default 100). A 4,000-line run generates about 580;
