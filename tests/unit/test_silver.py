@@ -4,6 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -99,6 +100,21 @@ def test_quarantine_keeps_the_landed_values_and_all_reasons(spark: SparkSession)
     )
 
 
+def test_the_landed_values_stay_on_broken_rows_only(spark: SparkSession) -> None:
+    rows = [
+        sale(line_number="1", _raw_line="raw one"),
+        sale(line_number="2", quantity="-2", _raw_line="raw two"),
+    ]
+    validated = validate(bronze(spark, "sales", rows), SALES)
+    landed = ["__raw_line_number", "__raw_quantity", "_extra", "_raw_line"]
+    got = {r["line_number"]: r for r in validated.select("line_number", *landed).collect()}
+    assert [got[1][name] for name in landed] == [None, None, None, None]
+    assert got[2]["__raw_line_number"] == "2"
+    assert got[2]["__raw_quantity"] == "-2"
+    assert got[2]["_raw_line"] == "raw two"
+    assert "_raw_line" not in accepted_rows(validated).columns
+
+
 def test_warn_rules_do_not_quarantine(spark: SparkSession) -> None:
     contract = load_contract("products")
     row = {
@@ -117,7 +133,10 @@ def test_warn_rules_do_not_quarantine(spark: SparkSession) -> None:
     assert [f["rule"] for f in validated.first()["_failures"]] == ["list_price_covers_cost"]
 
 
-def test_latest_per_key_prefers_later_ingest_then_later_file(spark: SparkSession) -> None:
+@pytest.mark.parametrize("repeated", [None, 2], ids=["every-row-ranked", "repeated-keys-only"])
+def test_latest_per_key_prefers_later_ingest_then_later_file(
+    spark: SparkSession, repeated: int | None
+) -> None:
     later = datetime(2025, 3, 1)
     rows = [
         sale(quantity="1", _source_file="file:/l/2025-01-01_sales.csv"),
@@ -125,13 +144,15 @@ def test_latest_per_key_prefers_later_ingest_then_later_file(spark: SparkSession
         sale(quantity="3", _source_file="file:/l/2025-01-15_sales.csv", _ingested_at=later),
         sale(line_number="2", quantity="4"),
         sale(line_number="2", quantity="4"),
+        sale(line_number="3", quantity="7"),
     ]
     validated = validate(bronze(spark, "sales", rows), SALES)
-    latest, superseded = latest_per_key(validated, list(SALES.business_key))
+    latest, superseded = latest_per_key(validated, list(SALES.business_key), repeated=repeated)
     got = sorted((r["line_number"], r["quantity"]) for r in latest.collect())
-    assert got == [(1, 3), (2, 4)]
+    assert got == [(1, 3), (2, 4), (3, 7)]
     assert superseded.count() == 3
-    assert count_versions(validated, list(SALES.business_key)) == (2, 3)
+    assert latest.columns == superseded.columns == validated.columns
+    assert count_versions(validated, list(SALES.business_key)) == (3, 3, 2)
 
 
 def _version(

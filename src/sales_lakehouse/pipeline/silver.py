@@ -70,7 +70,6 @@ from sales_lakehouse.quality.isolation import (
     files_to_hold,
 )
 from sales_lakehouse.quality.results import CheckResult, EvalContext, blocking
-from sales_lakehouse.quality.rules import FAILURES
 from sales_lakehouse.silver.common import (
     accepted_rows,
     count_versions,
@@ -419,8 +418,8 @@ def _stage_rows(lake: Lake, batch: StagedSilver) -> None:
     quarantined_at = datetime.now(UTC).replace(tzinfo=None)
     batch.quarantine = to_quarantine(rejected_rows(batch.validated), contract, quarantined_at)
     accepted = versions(entry, accepted_rows(batch.validated))
-    latest, _ = latest_per_key(accepted, keys, order)
-    candidates, superseded_count = count_versions(accepted, keys, order)
+    candidates, superseded_count, repeated = count_versions(accepted, keys)
+    latest, _ = latest_per_key(accepted, keys, order, repeated=repeated)
     if stats.rows_in != stats.quarantined + superseded_count + candidates:
         raise AccountingError(
             f"silver {dataset}: {stats.rows_in} rows in, but {stats.quarantined} quarantined + "
@@ -435,9 +434,7 @@ def _stage_rows(lake: Lake, batch: StagedSilver) -> None:
         batch.within = within_dates(column, [row[column] for row in touched.collect()])
         if batch.within is not None:
             batch.existing = batch.stored.filter(batch.within(F.col, F.col))
-    batch.rows = changed_rows(
-        latest.select(*[c for c in latest.columns if c != FAILURES]), batch.existing, keys, order
-    ).persist(CACHED)
+    batch.rows = changed_rows(latest, batch.existing, keys, order).persist(CACHED)
     stats.accepted = batch.rows.count()
     stats.duplicates = stats.rows_in - stats.quarantined - stats.accepted
     # Counted independently of stats.duplicates: superseded copies in the batch plus

@@ -21,6 +21,8 @@ from sales_lakehouse.quality.rules import (
 
 LINEAGE = ("_source_file", "_ingested_at", "_run_id")
 ROW_HASH = "_row_hash"
+# What a validated row holds of the line as landed, besides ``__raw_<name>`` per column.
+LANDED = ("_extra", "_raw_line")
 
 
 # Which of two versions of a key is newer: compared column by column, left to right.
@@ -60,46 +62,98 @@ def with_typed_columns(
 def validate(
     bronze: DataFrame, contract: Contract, defaults: Mapping[str, str] | None = None
 ) -> DataFrame:
-    """Typed rows with every failed check in ``_failures`` and a fingerprint of the values."""
+    """Typed rows with every failed check in ``_failures`` and a fingerprint of the values.
+
+    The landed values (``__raw_<name>``, ``_extra``, ``_raw_line``) are kept on the rows
+    that broke a rule and null on the others: only the quarantine and the sample keys of
+    broken rules read them, and on clean rows they would double what a cached batch holds
+    (docs/benchmark.md, ninth round).
+    """
     typed = with_typed_columns(bronze, contract, defaults)
     checked = with_failures(typed, contract_checks(contract))
-    return checked.withColumn(ROW_HASH, row_hash(contract.column_names))
+    hashed = checked.withColumn(ROW_HASH, row_hash(contract.column_names))
+    broke, landed = F.size(F.col(FAILURES)) > 0, landed_columns(hashed)
+    return hashed.select(
+        *[
+            F.when(broke, F.col(name)).alias(name) if name in landed else name
+            for name in hashed.columns
+        ]
+    )
+
+
+def landed_columns(df: DataFrame) -> list[str]:
+    """The columns of a validated frame that hold the line as landed."""
+    return [name for name in df.columns if name.startswith(RAW_PREFIX) or name in LANDED]
 
 
 def accepted_rows(validated: DataFrame) -> DataFrame:
-    """Rows no blocking rule rejected (warnings are allowed through)."""
-    return validated.filter(~is_rejected(F.col(FAILURES)))
+    """Rows no blocking rule rejected (warnings are allowed through): their parsed values
+    and lineage, without the landed values and the failures (what silver is made of)."""
+    accepted = validated.filter(~is_rejected(F.col(FAILURES)))
+    return accepted.drop(*landed_columns(validated), FAILURES)
 
 
 def rejected_rows(validated: DataFrame) -> DataFrame:
     return validated.filter(is_rejected(F.col(FAILURES)))
 
 
+# A batch whose keys with more than one version are at most this many ranks only their
+# rows (the keys broadcast to pick them out); a larger one ranks every row (sorted by key).
+BROADCAST_REPEATED = 250_000
+
+
 def latest_per_key(
-    df: DataFrame, keys: list[str], order: Sequence[str] = INGEST_ORDER
+    df: DataFrame,
+    keys: list[str],
+    order: Sequence[str] = INGEST_ORDER,
+    *,
+    repeated: int | None = None,
 ) -> tuple[DataFrame, DataFrame]:
-    """Split rows into the latest version per business key and the superseded rest."""
-    ranked = _ranked(df, keys, order)
-    latest = ranked.filter(F.col("__rank") == 1).drop("__rank")
-    superseded = ranked.filter(F.col("__rank") > 1).drop("__rank")
+    """Split rows into the latest version per business key and the superseded rest.
+
+    ``repeated``: how many keys have more than one version (:func:`count_versions`), when
+    known. When it is at most ``BROADCAST_REPEATED``, only those keys' rows are ranked;
+    the others pass as they are, so the whole rows are not shuffled and sorted by key (a
+    3M-line batch has about 2 % of its lines in several versions: docs/benchmark.md,
+    ninth round). Business keys are never null here (every contract requires them).
+    """
+    if repeated == 0:
+        return df, df.limit(0)
+    if repeated is None or repeated > BROADCAST_REPEATED:
+        ranked = _ranked(df, keys, order)
+    else:
+        several = _per_key(df, keys).filter(F.col("__n") > 1).select(*keys)
+        several = F.broadcast(several)
+        ranked = _ranked(df.join(several, keys, "left_semi"), keys, order)
+    latest = ranked.filter(F.col("__rank") == 1).drop("__rank").select(*df.columns)
+    superseded = ranked.filter(F.col("__rank") > 1).drop("__rank").select(*df.columns)
+    if repeated is not None and repeated <= BROADCAST_REPEATED:
+        single = df.join(several, keys, "left_anti").select(*df.columns)
+        latest = single.unionByName(latest)
     return latest, superseded
 
 
-def count_versions(
-    df: DataFrame, keys: list[str], order: Sequence[str] = INGEST_ORDER
-) -> tuple[int, int]:
-    """How many rows :func:`latest_per_key` keeps as latest and as superseded, counted in
-    one job (one sort by key instead of one per count)."""
+def count_versions(df: DataFrame, keys: list[str]) -> tuple[int, int, int]:
+    """How many rows :func:`latest_per_key` keeps as latest and as superseded (one per
+    key, and the rest), and how many keys have more than one version. Counted by grouping
+    on the key, not by ranking (a hash aggregation of the key columns instead of a sort),
+    so it checks the ranking's split independently."""
     row = (
-        _ranked(df.select(*keys, *order, ROW_HASH), keys, order)
+        _per_key(df, keys)
         .agg(
-            F.count_if(F.col("__rank") == 1).alias("latest"),
-            F.count_if(F.col("__rank") > 1).alias("superseded"),
+            F.count(F.lit(1)).alias("latest"),
+            F.sum(F.col("__n") - 1).alias("superseded"),
+            F.count_if(F.col("__n") > 1).alias("repeated"),
         )
         .first()
     )
     assert row is not None
-    return int(row["latest"]), int(row["superseded"])
+    return int(row["latest"]), int(row["superseded"] or 0), int(row["repeated"])
+
+
+def _per_key(df: DataFrame, keys: list[str]) -> DataFrame:
+    """One row per key with its number of rows, ``__n``."""
+    return df.groupBy(*keys).agg(F.count(F.lit(1)).alias("__n"))
 
 
 def _ranked(df: DataFrame, keys: list[str], order: Sequence[str]) -> DataFrame:
