@@ -30,10 +30,15 @@ def _amount(value: Column) -> Column:
     return F.round(value, 2).cast(AMOUNT_TYPE)
 
 
+def sale_month() -> Column:
+    """product_performance's ``month``: the first day of the sale date's month."""
+    return F.trunc("sale_date", "month")
+
+
 def build_product_performance(fact: DataFrame) -> DataFrame:
     """Monthly revenue, units and margin per product, ranked within its category."""
     monthly = (
-        fact.withColumn("month", F.trunc("sale_date", "month"))
+        fact.withColumn("month", sale_month())
         .groupBy("month", "product_id", "currency")
         .agg(
             F.max_by("category", "order_ts").alias("category"),

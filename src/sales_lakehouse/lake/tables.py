@@ -62,11 +62,25 @@ def _nullable(schema: T.StructType) -> T.StructType:
 CLUSTERED_FILE_ROWS = 250_000
 
 
-def _clustered(df: DataFrame, column: str | None) -> DataFrame:
-    """Rows in ranges of ``column``, sorted within each range (None: as they are)."""
+def _clustered(df: DataFrame, column: str | None, ranged: bool = False) -> DataFrame:
+    """Rows in ranges of ``column``, sorted within each range (None: as they are).
+    ``ranged``: ``df`` is in such ranges already (:func:`in_ranges`), only sort them."""
     if column is None:
         return df
-    return df.repartitionByRange(column).sortWithinPartitions(column)
+    if not ranged:
+        df = df.repartitionByRange(column)
+    return df.sortWithinPartitions(column)
+
+
+def in_ranges(df: DataFrame, by: str | Column) -> DataFrame:
+    """``df`` partitioned in ranges of ``by``, for a table built from it and written with
+    ``ranged=True`` clustered by ``by`` (or by a column that is ``by``, aliased).
+
+    An aggregation or window of the built table whose keys include ``by`` then needs no
+    shuffle of its own, and its write none either: one shuffle instead of two or three
+    (gold.daily_sales from the fact: docs/benchmark.md, ninth round).
+    """
+    return df.repartitionByRange(by)
 
 
 def in_dates(column: str, values: Iterable[date]) -> str:
@@ -177,6 +191,7 @@ class Lake:
         *,
         change_feed: bool = False,
         cluster_by: str | None = None,
+        ranged: bool = False,
     ) -> None:
         """Replace the table's contents (schema included; no partitions) atomically.
 
@@ -184,8 +199,10 @@ class Lake:
         short, sorted range, at most ``CLUSTERED_FILE_ROWS`` rows), so that a predicate on
         it (``replace_where``, a MERGE ``within``) skips the other files by their min/max
         statistics. A table partitioned before (by ``sale_date``) loses its partitions.
+        ``ranged``: ``df`` is in ranges of ``cluster_by`` already (:func:`in_ranges`).
         """
-        writer = _clustered(df, cluster_by).write.format("delta").mode("overwrite")
+        clustered = _clustered(df, cluster_by, ranged)
+        writer = clustered.write.format("delta").mode("overwrite")
         writer = writer.option("overwriteSchema", "true")
         if cluster_by is not None:
             writer = writer.option("maxRecordsPerFile", CLUSTERED_FILE_ROWS)
@@ -201,18 +218,20 @@ class Lake:
         predicate: str,
         *,
         cluster_by: str | None = None,
+        ranged: bool = False,
     ) -> None:
         """Atomically replace the rows matching ``predicate`` with ``df`` (creating the table).
 
         Only the files whose statistics admit ``predicate`` are read and rewritten (their
         other rows copied), so on a table clustered by the predicate's column the cost
-        follows the size of ``df``, not of the table.
+        follows the size of ``df``, not of the table. ``cluster_by``, ``ranged``: as
+        :meth:`overwrite`.
         """
         if not self.exists(layer, name):
-            self.overwrite(df, layer, name, cluster_by=cluster_by)
+            self.overwrite(df, layer, name, cluster_by=cluster_by, ranged=ranged)
             return
         (
-            _clustered(df, cluster_by)
+            _clustered(df, cluster_by, ranged)
             .write.format("delta")
             .mode("overwrite")
             .option("replaceWhere", predicate)
