@@ -67,7 +67,7 @@ def spark_heartbeat(
         with lock:
             state.line, state.since = line, time.monotonic()
             state.said = state.since
-        progress(line)
+            progress(line)
 
     def watch() -> bool:
         with lock:
@@ -75,9 +75,13 @@ def spark_heartbeat(
             if now - state.said < every or not state.line:
                 return True
             state.said = now
-            step, elapsed = state.line, now - state.since
+            step, since = state.line, state.since
         activity = spark_activity(spark) or "between Spark jobs"
-        progress(f"… {step} ({elapsed:.0f} s): {activity}")
+        with lock:
+            # A line the pipeline printed while Spark was asked makes this one stale: a
+            # report of the step before must not follow the line of the next.
+            if state.since == since:
+                progress(f"… {step} ({now - since:.0f} s): {activity}")
         return True
 
     with repeating(min(1.0, every), watch, "spark-heartbeat"):
