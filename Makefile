@@ -22,13 +22,14 @@ LINES ?= 50000
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: forecast help demo test test-fast test-pure lint format jars java venv mariadb chromium bench-oltp clean infra-tools infra-check bench package
+.PHONY: archive forecast help demo test test-fast test-pure lint format jars java venv mariadb chromium bench-oltp clean infra-tools infra-check bench package
 
 help:
 	@echo "make demo   generate sample data and run the whole pipeline into ./$(LAKE)"
 	@echo "make forecast  demand model on ./$(LAKE): backtest (build/forecast_backtest.png), train, predict"
 	@echo "make test   run the tests (unit + integration)"
 	@echo "make test-fast  the tests without pipeline runs and moto; make test-pure: no JVM at all"
+	@echo "make archive  the class-data archive local JVMs start from (made by demo, test and bench)"
 	@echo "make lint   ruff + mypy"
 	@echo "make package  wheel, Lambda zip, job scripts and template into dist/ (docs/aws.md)"
 	@echo "make bench  benchmark (SCALE=3000000): stage times, increments, memory, verified"
@@ -79,7 +80,14 @@ $(AWS_SDK_JAR):
 
 jars: $(DELTA_JARS) $(JDBC_JAR) $(HADOOP_AWS_JAR) $(AWS_SDK_JAR)
 
-demo: java venv jars
+# The class-data archive of local JVMs (src/sales_lakehouse/runtime/class_archive.py): made
+# once per Java and pyspark (a small pipeline run, 1-2 minutes), in ~/.cache/sales-lakehouse;
+# every later local JVM maps Spark's classes from it instead of loading them (0.90x the time
+# of a small run in a new process: docs/benchmark.md). Without it, JVMs start as before.
+archive: java venv jars
+	$(BIN)/python -m sales_lakehouse.runtime.class_archive
+
+demo: java venv jars archive
 	$(BIN)/sales-lakehouse generate --landing $(LANDING) --lines $(LINES)
 	$(BIN)/sales-lakehouse run --landing $(LANDING) --lake $(LAKE)
 	$(BIN)/sales-lakehouse query "select sale_date, sum(net_amount) as net_amount, sum(units) as units from gold.daily_sales group by sale_date order by sale_date desc limit 7" --lake $(LAKE)
@@ -97,7 +105,7 @@ forecast: java venv jars
 # (tests/conftest.py): a warm pipeline run keeps about one core busy, so two workers use
 # both cores (three were slower: docs/benchmark.md). TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
-test: java venv jars mariadb chromium
+test: java venv jars archive mariadb chromium
 	$(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) --durations=30
 
 # The page tests (tests/dashboard) open the generated pages in headless Chromium, driven
@@ -128,7 +136,7 @@ test-pure: venv
 
 # Benchmark: generate SCALE sales lines, time every stage, verify against DuckDB (docs/benchmark.md).
 SCALE ?= 3000000
-bench: java venv jars
+bench: java venv jars archive
 	$(BIN)/python -m bench --scale $(SCALE)
 
 # The order-database extract's rows/s on a throwaway MariaDB server (docs/oltp.md).

@@ -31,6 +31,7 @@ import pyspark
 import pytest
 from deltalake import DeltaTable
 
+from sales_lakehouse.runtime import class_archive
 from sales_lakehouse.runtime.session import (
     DELTA_CATALOG,
     DELTA_EXTENSION,
@@ -62,7 +63,9 @@ SUBMIT_TIMEOUT = 300
 # Every JVM here lives a minute or two: C1 alone halved the CPU time of a job's driver
 # (silver_products: 28 s against 55 s of user time, 55 s against 100 s of wall time with
 # other work on the 2 cores), which matters more than C2's faster code on this small data.
-JAVA_OPTS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+# They start from the class-data archive of `make archive` too, when there is one: the
+# daemons, drivers and executors have pyspark's class path (runtime/class_archive.py).
+JAVA_OPTS = " ".join(["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", *class_archive.java_options()])
 # Sized for 2 cores and 2 single-core executors; the Delta settings are the job's own.
 SUBMIT_CONF = {
     "spark.sql.extensions": DELTA_EXTENSION,

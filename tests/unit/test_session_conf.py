@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sales_lakehouse.config import Settings
+from sales_lakehouse.runtime.class_archive import CACHE_ENV
 from sales_lakehouse.runtime.session import local_conf
 
 OPTIONS = "spark.driver.extraJavaOptions"
+
+
+@pytest.fixture(autouse=True)
+def no_class_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty archive cache: the options below are those of a JVM without an archive
+    (tests/unit/test_class_archive.py has the ones with)."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
 
 
 def test_a_short_lived_command_gets_c1_only_and_a_run_does_not(

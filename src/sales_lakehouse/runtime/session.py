@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sales_lakehouse.config import Settings
+from sales_lakehouse.runtime import class_archive
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -215,8 +216,10 @@ def local_conf(settings: Settings, *, short_lived: bool = False) -> dict[str, st
     # The JVM in UTC, as on Glue: the JDBC driver reads the order database's DATETIME
     # (UTC) values in the JVM's default time zone (pipeline/extract.py).
     # $SALES_LAKEHOUSE_JAVA_OPTS last: a flag given there wins over the same flag here.
+    # The class-data archive, when `make archive` made one for this Java and these jars.
     java_opts = [
         "-Duser.timezone=UTC",
+        *class_archive.java_options(),
         SHORT_LIVED_JAVA_OPTS if short_lived else "",
         os.environ.get("SALES_LAKEHOUSE_JAVA_OPTS", ""),
     ]
