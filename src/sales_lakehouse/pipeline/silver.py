@@ -238,7 +238,10 @@ def run_silver(
             for path in sorted(batch.released)
         )
     finally:
-        for batch in staged:
+        # Latest first: a batch's plans read the cached rows of the batches staged before
+        # it (sale events: the sales batch). Uncaching those first made Spark re-plan and
+        # re-cache every dependent plan, then drop it: 8 s of a 35 s events stage.
+        for batch in reversed(staged):
             batch.release()
     return [batch.stats for batch in staged]
 
