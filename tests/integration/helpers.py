@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import shutil
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,26 @@ def copy_lake(source: Path, target: Path) -> Path:
     """A private copy of a lake (Delta logs hold relative paths, so copies are valid)."""
     shutil.copytree(source, target)
     return target
+
+
+@contextmanager
+def landed_for_the_block(landing: Path) -> Iterator[Path]:
+    """The shared landing folder, for files a test lands in it: whatever the block adds
+    (files and folders) is removed when it ends, so the folder is as generated again.
+
+    Files land here rather than in a copy of the folder: bronze knows landed files by
+    path, so a copy would be a new landing set whose every file is new to the lake.
+    """
+    before = set(landing.rglob("*"))
+    try:
+        yield landing
+    finally:
+        added = sorted(set(landing.rglob("*")) - before, key=lambda p: len(p.parts), reverse=True)
+        for path in added:
+            if path.is_dir():
+                path.rmdir()
+            else:
+                path.unlink()
 
 
 def stats(summary: RunSummary, stage: str, dataset: str) -> StageStats:

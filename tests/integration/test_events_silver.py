@@ -4,7 +4,6 @@ latest event_ts wins whatever the delivery order, and gold counts sold lines onl
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -21,6 +20,7 @@ from tests.integration.conftest import FirstRun
 from tests.integration.helpers import (
     copy_lake,
     lake_of,
+    landed_for_the_block,
     run_pipeline,
     run_sales_only,
     stats,
@@ -68,8 +68,11 @@ def net(quantity: int, unit_price: Decimal, discount: Decimal) -> Decimal:
 def test_events_correct_return_and_add_lines_after_the_batch(
     spark: SparkSession, first_run: FirstRun, tmp_path: Path
 ) -> None:
-    landing = Path(shutil.copytree(first_run.landing, tmp_path / "landing"))
-    lake_dir = copy_lake(first_run.lake_dir, tmp_path / "lake")
+    with landed_for_the_block(first_run.landing) as landing:
+        _correct_return_and_add(spark, landing, copy_lake(first_run.lake_dir, tmp_path / "lake"))
+
+
+def _correct_return_and_add(spark: SparkSession, landing: Path, lake_dir: Path) -> None:
     lake = lake_of(spark, landing, lake_dir)
     silver_before = lake.read("silver", "sales")
     picked = silver_before.filter("quantity >= 2").orderBy("order_id", "line_number").limit(3)
@@ -245,8 +248,11 @@ def test_corrections_moving_lines_to_other_dates_keep_one_row_per_line(
     of silver.sales: each MERGE must still find the stored row in its old date. Line A is
     moved by a batch file and again by a later event in the same run (the events' MERGE
     finds it where the batch's MERGE just put it); line B is moved by an event alone."""
-    landing = Path(shutil.copytree(first_run.landing, tmp_path / "landing"))
-    lake_dir = copy_lake(first_run.lake_dir, tmp_path / "lake")
+    with landed_for_the_block(first_run.landing) as landing:
+        _move_lines(spark, landing, copy_lake(first_run.lake_dir, tmp_path / "lake"))
+
+
+def _move_lines(spark: SparkSession, landing: Path, lake_dir: Path) -> None:
     lake = lake_of(spark, landing, lake_dir)
     silver_before = lake.read("silver", "sales")
     lines_before = silver_before.count()
