@@ -1,4 +1,5 @@
-"""The driver JVM's options a local session gets (pure configuration, no Spark)."""
+"""The driver JVM's options a local session gets, and the settings a stage gets for its
+batch (pure configuration, no Spark)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from sales_lakehouse.config import Settings
+from sales_lakehouse.runtime import session
 from sales_lakehouse.runtime.class_archive import CACHE_ENV
 from sales_lakehouse.runtime.session import local_conf
 
@@ -40,3 +42,29 @@ def test_the_environment_s_options_come_last_so_they_win(monkeypatch: pytest.Mon
         "-XX:TieredStopAtLevel=4",
         "-Xss4m",
     ]
+
+
+def test_a_batch_below_the_limit_runs_interpreted_a_larger_or_whole_one_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(session.INTERPRET_ENV, raising=False)
+    interpreted = {
+        "spark.sql.codegen.wholeStage": "false",
+        "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+    }
+    assert session.batch_conf(0) == interpreted
+    assert session.batch_conf(2_000) == interpreted
+    assert session.batch_conf(249_999) == interpreted
+    assert session.batch_conf(250_000) == {}
+    assert session.batch_conf(3_000_000) == {}
+    assert session.batch_conf(None) == {}  # a whole table: a first load, a full refresh
+
+
+def test_the_environment_sets_the_limit_and_zero_always_generates_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(session.INTERPRET_ENV, "0")
+    assert session.batch_conf(0) == {}
+    assert session.batch_conf(10) == {}
+    monkeypatch.setenv(session.INTERPRET_ENV, "5000000")
+    assert session.batch_conf(3_000_000) == session.INTERPRETED_CONF

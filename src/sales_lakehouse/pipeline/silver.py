@@ -185,15 +185,8 @@ def run_silver(
     """
     ctx = context(lake.settings, "silver")
     holds = lake.held.current()
+    order = stage_order(lake, datasets)
     staged: list[StagedSilver] = []
-    order = sorted(datasets, key=CHECK_ORDER.index)
-    # After their target's own rows, in the same run: merged into the same silver table.
-    order += [
-        entry.name
-        for target in list(order)
-        for entry in feeding(target)
-        if all(lake.exists("bronze", table) for table in entry.bronze_tables)
-    ]
     try:
         for dataset in order:
             tables = {s.dataset: s.table for s in staged if s.table is not None}
@@ -244,6 +237,34 @@ def run_silver(
         for batch in reversed(staged):
             batch.release()
     return [batch.stats for batch in staged]
+
+
+def stage_order(lake: Lake, datasets: Sequence[str]) -> list[str]:
+    """The datasets in the order the stage stages them: references first (a referential
+    check sees the staged products), then the datasets feeding another's table (sale
+    events, the order database) after their target's own rows."""
+    order = sorted(datasets, key=CHECK_ORDER.index)
+    return order + [
+        entry.name
+        for target in list(order)
+        for entry in feeding(target)
+        if all(lake.exists("bronze", table) for table in entry.bronze_tables)
+    ]
+
+
+def batch_rows(lake: Lake, datasets: Sequence[str]) -> int | None:
+    """Bronze rows the stage's batches hold, from the commits after their watermarks (the
+    Delta logs' metrics: no Spark job); None when a batch is a whole bronze table."""
+    rows = 0
+    for dataset in stage_order(lake, datasets):
+        for table in silver_dataset(dataset).bronze_tables:
+            if not lake.exists("bronze", table):
+                continue
+            since = lake.watermarks.get(f"silver_{dataset}", f"bronze/{table}")
+            if since is None:
+                return None
+            rows += lake.rows_added_since("bronze", table, since)
+    return rows
 
 
 def stage_silver(

@@ -89,6 +89,31 @@ LOCAL_CONF: dict[str, str] = {
 }
 
 
+# A stage whose batch is small runs without generated code. Spark writes and compiles Java
+# for every query stage (whole-stage codegen) and for expressions; the silver stage's
+# validation plans are wide, and a small batch's queries are each new to the JVM, so the
+# compiling (Janino, then HotSpot's C2 compiling Janino itself) outweighed the work. On
+# the tests' 4,000-line lake a 202-line increment took 0.90x the time interpreted in a
+# warm JVM and 0.80x in a new one; the 3M bench's 2,000-line daily increment was no
+# slower; a first load of millions of rows needs the generated code (docs/benchmark.md,
+# tenth and eleventh rounds). Runtime settings: on Glue too, for the stage only.
+INTERPRETED_CONF: dict[str, str] = {
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+}
+# Batches below this many rows run interpreted; $SALES_LAKEHOUSE_INTERPRET_BELOW sets
+# another limit (0: always generate code).
+INTERPRET_BELOW_ROWS = 250_000
+INTERPRET_ENV = "SALES_LAKEHOUSE_INTERPRET_BELOW"
+
+
+def batch_conf(rows: int | None) -> dict[str, str]:
+    """Runtime settings for a stage whose batch holds ``rows`` rows (None: a whole table,
+    as in a first load or a full refresh): :data:`INTERPRETED_CONF` for a small batch."""
+    limit = int(os.environ.get(INTERPRET_ENV, INTERPRET_BELOW_ROWS))
+    return dict(INTERPRETED_CONF) if rows is not None and rows < limit else {}
+
+
 # A local session on S3 (s3a). Delta picks its log store by scheme: s3a:// gets
 # S3SingleDriverLogStore, right for one writing driver per table (docs/aws.md), so
 # spark.delta.logStore.s3a.impl is left alone.
