@@ -44,7 +44,7 @@ def test_the_environment_s_options_come_last_so_they_win(monkeypatch: pytest.Mon
     ]
 
 
-def test_a_batch_below_the_limit_runs_interpreted_a_larger_or_whole_one_does_not(
+def test_a_lake_below_the_limit_runs_interpreted_a_larger_one_does_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv(session.INTERPRET_ENV, raising=False)
@@ -52,12 +52,12 @@ def test_a_batch_below_the_limit_runs_interpreted_a_larger_or_whole_one_does_not
         "spark.sql.codegen.wholeStage": "false",
         "spark.sql.codegen.factoryMode": "NO_CODEGEN",
     }
+    assert session.interpret_below() == 100_000
     assert session.batch_conf(0) == interpreted
-    assert session.batch_conf(2_000) == interpreted
-    assert session.batch_conf(249_999) == interpreted
-    assert session.batch_conf(250_000) == {}
+    assert session.batch_conf(4_000) == interpreted
+    assert session.batch_conf(99_999) == interpreted
+    assert session.batch_conf(100_000) == {}
     assert session.batch_conf(3_000_000) == {}
-    assert session.batch_conf(None) == {}  # a whole table: a first load, a full refresh
 
 
 def test_the_environment_sets_the_limit_and_zero_always_generates_code(

@@ -262,14 +262,22 @@ class Lake:
         query.awaitTermination()
         return self.rows_added_since(layer, name, before)
 
-    def rows_added_since(self, layer: str, name: str, version: int) -> int:
-        """Rows written by the table's commits after ``version`` (from the log: no job)."""
+    def rows_added_since(
+        self, layer: str, name: str, version: int, *, enough: int | None = None
+    ) -> int:
+        """Rows written by the table's commits after ``version`` (from the log: no job).
+
+        ``enough``: stop reading commits once the sum reaches it (a caller that only
+        needs to know whether there are at least that many).
+        """
         path = self.path(layer, name)
         latest = delta_log.latest_version(self.spark, path)
-        return sum(
-            delta_log.operation_metrics(self.spark, path, v).get("numOutputRows", 0)
-            for v in range(version + 1, latest + 1)
-        )
+        rows = 0
+        for v in range(version + 1, latest + 1):
+            rows += delta_log.operation_metrics(self.spark, path, v).get("numOutputRows", 0)
+            if enough is not None and rows >= enough:
+                break
+        return rows
 
     def merge(
         self,

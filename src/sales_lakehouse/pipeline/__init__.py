@@ -13,11 +13,9 @@ from sales_lakehouse.pipeline.bronze_events import ingest_events_bronze
 from sales_lakehouse.pipeline.bronze_oltp import ingest_oltp_bronze
 from sales_lakehouse.pipeline.gold import CONSUMER as GOLD_CONSUMER
 from sales_lakehouse.pipeline.gold import MARTS, refresh_gold
-from sales_lakehouse.pipeline.gold import batch_rows as gold_batch_rows
 from sales_lakehouse.pipeline.heartbeat import spark_heartbeat
 from sales_lakehouse.pipeline.quality import check_gold
-from sales_lakehouse.pipeline.silver import batch_rows as silver_batch_rows
-from sales_lakehouse.pipeline.silver import run_silver
+from sales_lakehouse.pipeline.silver import lake_rows, run_silver
 from sales_lakehouse.pipeline.summary import (
     AccountingError,
     Progress,
@@ -26,7 +24,7 @@ from sales_lakehouse.pipeline.summary import (
     StageStats,
     console_progress,
 )
-from sales_lakehouse.runtime.session import batch_conf, session_conf
+from sales_lakehouse.runtime.session import batch_conf, interpret_below, session_conf
 
 STAGES = ("bronze", "silver", "gold", "all")
 # Every data table a run over the batch datasets writes, as (layer, name).
@@ -89,10 +87,13 @@ def _run(
             summary.stats.append(events)
         if "sales" in datasets:  # the order database's extracts, when any landed
             summary.stats += ingest_oltp_bronze(lake, progress)
+    # A small lake's silver and gold run without generated code (runtime/session.py).
+    small = {}
+    if stage != "bronze":
+        small = batch_conf(lake_rows(lake, datasets, enough=interpret_below()))
     if stage in ("silver", "all"):
-        rows = None if full_refresh else silver_batch_rows(lake, datasets)
         # All datasets are staged and checked before any of them is committed.
-        with session_conf(spark, batch_conf(rows)):
+        with session_conf(spark, small):
             staged = run_silver(lake, datasets, full_refresh=full_refresh, progress=progress)
         for stats in staged:
             if not stats.balanced:
@@ -103,8 +104,7 @@ def _run(
             summary.stats.append(stats)
     if stage in ("gold", "all"):
         since = None if full_refresh else lake.watermarks.get(GOLD_CONSUMER, "silver/sales")
-        rows = None if full_refresh else gold_batch_rows(lake)
-        with session_conf(spark, batch_conf(rows)):
+        with session_conf(spark, small):
             summary.gold_rows = refresh_gold(lake, full_refresh=full_refresh, progress=progress)
             if summary.gold_rows:
                 results = check_gold(lake, since)

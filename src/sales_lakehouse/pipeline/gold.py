@@ -205,18 +205,6 @@ def _attributed_ids(fact: DataFrame) -> set[str]:
     return {row[0] for row in rows.collect()}
 
 
-def batch_rows(lake: Lake) -> int | None:
-    """Rows silver's commits wrote since gold's watermarks (the Delta logs' metrics: no
-    Spark job), the measure of an increment's gold work; None for a rebuild."""
-    rows = 0
-    for dataset in DATASETS:
-        since = lake.watermarks.get(CONSUMER, f"silver/{dataset}")
-        if since is None or not lake.exists("silver", dataset):
-            return None
-        rows += lake.rows_added_since("silver", dataset, since)
-    return rows
-
-
 def refresh_gold(lake: Lake, *, full_refresh: bool, progress: Progress) -> dict[str, int]:
     """Bring the gold marts up to date with silver; returns rows written per mart."""
     if not all(lake.exists("silver", dataset) for dataset in DATASETS):

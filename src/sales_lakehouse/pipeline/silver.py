@@ -252,18 +252,18 @@ def stage_order(lake: Lake, datasets: Sequence[str]) -> list[str]:
     ]
 
 
-def batch_rows(lake: Lake, datasets: Sequence[str]) -> int | None:
-    """Bronze rows the stage's batches hold, from the commits after their watermarks (the
-    Delta logs' metrics: no Spark job); None when a batch is a whole bronze table."""
+def lake_rows(lake: Lake, datasets: Sequence[str], *, enough: int) -> int:
+    """Rows of the bronze tables of ``datasets``: every row landed so far (bronze is
+    append-only, so what its commits wrote, from the Delta logs: no Spark job). The size
+    of the lake the silver and gold stages work on, whatever the batch. Counting stops
+    at ``enough``."""
     rows = 0
     for dataset in stage_order(lake, datasets):
         for table in silver_dataset(dataset).bronze_tables:
-            if not lake.exists("bronze", table):
-                continue
-            since = lake.watermarks.get(f"silver_{dataset}", f"bronze/{table}")
-            if since is None:
-                return None
-            rows += lake.rows_added_since("bronze", table, since)
+            if lake.exists("bronze", table):
+                rows += lake.rows_added_since("bronze", table, -1, enough=enough - rows)
+            if rows >= enough:
+                return rows
     return rows
 
 

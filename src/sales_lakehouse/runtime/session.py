@@ -89,29 +89,41 @@ LOCAL_CONF: dict[str, str] = {
 }
 
 
-# A stage whose batch is small runs without generated code. Spark writes and compiles Java
-# for every query stage (whole-stage codegen) and for expressions; the silver stage's
-# validation plans are wide, and a small batch's queries are each new to the JVM, so the
-# compiling (Janino, then HotSpot's C2 compiling Janino itself) outweighed the work. On
-# the tests' 4,000-line lake a 202-line increment took 0.90x the time interpreted in a
-# warm JVM and 0.80x in a new one; the 3M bench's 2,000-line daily increment was no
-# slower; a first load of millions of rows needs the generated code (docs/benchmark.md,
-# tenth and eleventh rounds). Runtime settings: on Glue too, for the stage only.
+# A small lake's silver and gold stages run without generated code. Spark writes and
+# compiles Java for every query stage (whole-stage codegen) and for expressions; the
+# silver stage's validation plans are wide, and a small lake's queries are each new to
+# the JVM, so the compiling (Janino, then HotSpot's C2 compiling Janino itself: 16-22 s
+# of C2 time over the tests' 202-line increment, from JFR) outweighs the work. Measured
+# (docs/benchmark.md, eleventh round):
+# - the tests' 4,000-line lake: its increment 0.85x the time in a new session;
+# - the 50,000-line demo lake, each run in a new process: the first run 0.97x, an
+#   increment of 500 lines 0.89x;
+# - the 3M bench lake, in its warm session: the 2,000-line daily increment 1.12x (silver)
+#   and 1.70x (gold) the time without generated code, the 75,000-line one 1.24x (silver):
+#   there the generated code pays, so a lake from 100,000 rows keeps it.
+# The measure is the lake's size (bronze's rows, from the Delta logs), not the batch's:
+# an increment's silver MERGE and gold marts read the dates it touches, whose size
+# follows the tables'. Runtime settings: on Glue too, for the stage only.
 INTERPRETED_CONF: dict[str, str] = {
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
 }
-# Batches below this many rows run interpreted; $SALES_LAKEHOUSE_INTERPRET_BELOW sets
+# Lakes below this many bronze rows run interpreted; $SALES_LAKEHOUSE_INTERPRET_BELOW sets
 # another limit (0: always generate code).
-INTERPRET_BELOW_ROWS = 250_000
+INTERPRET_BELOW_ROWS = 100_000
 INTERPRET_ENV = "SALES_LAKEHOUSE_INTERPRET_BELOW"
 
 
-def batch_conf(rows: int | None) -> dict[str, str]:
-    """Runtime settings for a stage whose batch holds ``rows`` rows (None: a whole table,
-    as in a first load or a full refresh): :data:`INTERPRETED_CONF` for a small batch."""
-    limit = int(os.environ.get(INTERPRET_ENV, INTERPRET_BELOW_ROWS))
-    return dict(INTERPRETED_CONF) if rows is not None and rows < limit else {}
+def interpret_below() -> int:
+    """The lake size (rows) from which silver and gold generate code:
+    :data:`INTERPRET_BELOW_ROWS` or ``$SALES_LAKEHOUSE_INTERPRET_BELOW``."""
+    return int(os.environ.get(INTERPRET_ENV, INTERPRET_BELOW_ROWS))
+
+
+def batch_conf(rows: int) -> dict[str, str]:
+    """Runtime settings for a stage over a lake of ``rows`` rows: :data:`INTERPRETED_CONF`
+    below :func:`interpret_below`, none (Spark's defaults) from it."""
+    return dict(INTERPRETED_CONF) if rows < interpret_below() else {}
 
 
 # A local session on S3 (s3a). Delta picks its log store by scheme: s3a:// gets
