@@ -1,7 +1,8 @@
 """Child process of ``peek.distinct_rows``: distinct rows of Delta tables, read by delta-rs.
 
 Run as a script (``python _delta_rs_child.py``), so that it imports nothing of the package
-(no pyspark). Reads ``{key: {"path": ..., "columns": [...]}}`` as JSON on stdin, writes
+(no pyspark). Reads ``{key: {"path": ..., "columns": [...], "storage_options": {...}}}``
+(options for an ``s3://`` path, as delta-rs takes them) as JSON on stdin, writes
 ``{key: [[value, ...], ...]}`` (values as text, None kept) on stdout, and leaves with
 ``os._exit``: delta-rs aborts a normal interpreter exit (delta-io/delta-rs#2184).
 Exit 3 when ``deltalake`` is not installed, 1 on any other failure (message on stderr).
@@ -25,7 +26,8 @@ def main() -> int:
         return 3
     answer = {}
     for key, spec in request.items():
-        columns, table = spec["columns"], DeltaTable(spec["path"])
+        options = spec.get("storage_options") or None
+        columns, table = spec["columns"], DeltaTable(spec["path"], storage_options=options)
         if len(columns) == 1:
             # One column of a big table (bronze's file names): read dictionary-encoded, as
             # stored, and take the dictionary's distinct values (3M rows: 0.07 s against

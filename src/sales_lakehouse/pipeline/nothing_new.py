@@ -3,8 +3,8 @@
 A run with nothing new writes nothing (no commit, no quality result, no watermark), but
 it took 22-24 s on the demo lake: the JVM's start and the cold JVM's first queries
 (docs/benchmark.md). The questions that run asks are small, and this module asks the same
-ones without Spark (``lake/peek.py``: the file system and delta-rs), following the stages'
-own rules step by step:
+ones without Spark (``lake/peek.py``: the file system or S3, and delta-rs), following the
+stages' own rules step by step:
 
 - bronze (``pipeline/bronze.py``, ``bronze_oltp.py``): every landed CSV file of each
   dataset is in its bronze table's ``_source_file``, and so is every landed file of the
@@ -47,13 +47,16 @@ def nothing_new(
     settings: Settings, stage: str = "all", progress: Progress = console_progress
 ) -> RunSummary | None:
     """The summary of a run that would find nothing new, or None when it would (or may)
-    find something. Local lakes only; never starts Spark."""
-    if not (is_local(settings.lake) and is_local(settings.landing)):
+    find something. Local and S3 lakes and landing zones; never starts Spark."""
+    if not all(is_local(root) or peek.is_s3(root) for root in (settings.lake, settings.landing)):
         return None
-    if not peek.log_version(settings.table_path(*watermarks.TABLE)) >= 0:
-        return None  # a new lake (or one that never finished a stage)
-    if stage in ("bronze", "all") and not peek.local_path(settings.landing).is_dir():
-        return None  # the run says what is wrong with the landing folder
+    try:
+        if not peek.log_version(settings.table_path(*watermarks.TABLE)) >= 0:
+            return None  # a new lake (or one that never finished a stage)
+        if stage in ("bronze", "all") and not peek.folder_exists(settings.landing):
+            return None  # the run says what is wrong with the landing folder
+    except peek.PeekUnavailableError:
+        return None
     lines: list[str] = []
     with lake_lock(settings.lake, settings.run_id, f"run --stage {stage}", progress=progress):
         try:
