@@ -7,7 +7,9 @@ made, when there is one, against a real JVM with Spark's class path.
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pyspark
@@ -66,12 +68,30 @@ def test_the_environment_turns_the_archive_off(
 
 def test_another_java_or_other_spark_jars_get_another_archive() -> None:
     java, jar = "/usr/lib/jvm/17/bin/java", "/venv/pyspark/jars/spark-core_2.12-3.5.6.jar"
-    key = archive_key(java, [f"{jar}:100"])
-    assert key == archive_key(java, [f"{jar}:100"])
-    assert key != archive_key("/usr/lib/jvm/21/bin/java", [f"{jar}:100"])
-    assert key != archive_key(java, [f"{jar}:101"])  # another build of the jar
-    assert key != archive_key(java, [f"{jar.replace('3.5.6', '3.5.7')}:100"])
-    assert key != archive_key(java, [f"{jar.replace('/venv/', '/other-venv/')}:100"])
+    key = archive_key(java, [f"{jar}:100:1700000000"])
+    assert key == archive_key(java, [f"{jar}:100:1700000000"])
+    assert key != archive_key("/usr/lib/jvm/21/bin/java", [f"{jar}:100:1700000000"])
+    assert key != archive_key(java, [f"{jar}:101:1700000000"])  # another build of the jar
+    assert key != archive_key(java, [f"{jar.replace('3.5.6', '3.5.7')}:100:1700000000"])
+    assert key != archive_key(java, [f"{jar.replace('/venv/', '/other-venv/')}:100:1700000000"])
+
+
+def test_the_same_venv_installed_again_gets_another_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JVM refuses an archive when a jar's modification time changed (pip installing
+    pyspark again into the same path), so the key must change with it."""
+    jars = tmp_path / "pyspark" / "jars"
+    jars.mkdir(parents=True)
+    (tmp_path / "pyspark" / "__init__.py").write_text("")
+    jar = jars / "spark-core_2.12-3.5.6.jar"
+    jar.write_bytes(b"x" * 100)
+    os.utime(jar, (1_700_000_000, 1_700_000_000))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "pyspark", raising=False)
+    before = archive_key("/usr/bin/java")
+    os.utime(jar, (1_700_000_100, 1_700_000_100))
+    assert archive_key("/usr/bin/java") != before
 
 
 def _java_version(options: list[str], classpath: str) -> subprocess.CompletedProcess[str]:
@@ -104,3 +124,28 @@ def test_the_archive_make_made_maps_into_a_jvm_with_spark_s_class_path() -> None
     assert "sharing" in shared.stderr
     elsewhere = _java_version(["-Xshare:on", f"-XX:SharedArchiveFile={archive}"], "/nowhere")
     assert elsewhere.returncode != 0, "the archive mapped into a JVM with another class path"
+
+
+def test_making_an_archive_keeps_only_the_newest_other_ones(tmp_path: Path) -> None:
+    made = []
+    for age, key in enumerate(["a", "b", "c", "d"]):
+        archive = tmp_path / f"spark-classes-{key}.jsa"
+        archive.write_bytes(b"x")
+        os.utime(archive, (1_700_000_000 - age * 60, 1_700_000_000 - age * 60))
+        made.append(archive)
+    new = tmp_path / "spark-classes-new.jsa"
+    new.write_bytes(b"x")
+    os.utime(new, (1_600_000_000, 1_600_000_000))  # older than the rest, still kept
+    partial = tmp_path / "spark-classes-e.jsa.123.partial"
+    partial.write_bytes(b"x")
+
+    gone = class_archive.prune(tmp_path, keep=new)
+
+    assert sorted(p.name for p in gone) == ["spark-classes-c.jsa", "spark-classes-d.jsa"]
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [
+        "spark-classes-a.jsa",
+        "spark-classes-b.jsa",
+        "spark-classes-e.jsa.123.partial",
+        "spark-classes-new.jsa",
+    ]

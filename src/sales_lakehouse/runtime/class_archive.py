@@ -15,9 +15,10 @@ instead (``-XX:SharedArchiveFile``). Measured in docs/benchmark.md ("Tenth round
   lines are turned off so that they do not end up in a command's output.
 
 The archive lives in ``$SALES_LAKEHOUSE_CACHE`` (default ``~/.cache/sales-lakehouse``),
-named after a hash of the Java executable and the Spark jars (their paths and sizes), so a
-new pyspark, another venv or another JDK gets its own archive instead of an unusable one;
-an archive no venv uses any more stays until it is deleted. Glue and spark-submit start their own
+named after a hash of the Java executable and the Spark jars (their paths, sizes and
+modification times), so a new pyspark, another venv, a venv installed again or another JDK
+gets its own archive instead of an unusable one;
+making one deletes all but the two newest other archives. Glue and spark-submit start their own
 JVMs: this is for local sessions only.
 """
 
@@ -36,6 +37,8 @@ QUIET = "-Xlog:cds=off,cds+dynamic=off"
 # The small run the archive is made from: every stage, then an increment (MERGE,
 # replaceWhere), so that the classes of both paths are in it.
 ARCHIVE_LINES, ARCHIVE_SEED = 400, 3
+# Archives of other venvs or JDKs kept when a new one is made (the newest ones).
+KEEP_OTHERS = 2
 
 
 def _java() -> str:
@@ -46,12 +49,16 @@ def _java() -> str:
 
 
 def _spark_jars() -> list[str]:
-    """The jars of pyspark's class path, by path and size: a JVM maps an archive only for
-    the class path it was made with, so another venv gets another archive."""
+    """The jars of pyspark's class path, by path, size and modification time: a JVM maps
+    an archive only when each jar has the path, size and mtime it had when the archive was
+    made (it refuses it with "A jar file is not the one used while building the shared
+    archive file" otherwise), so another venv, or the same venv installed again, gets
+    another archive."""
     import pyspark
 
     jars = Path(pyspark.__file__).resolve().parent / "jars"
-    return sorted(f"{p}:{p.stat().st_size}" for p in jars.glob("*.jar"))
+    stats = ((p, p.stat()) for p in jars.glob("*.jar"))
+    return sorted(f"{p}:{s.st_size}:{int(s.st_mtime)}" for p, s in stats)
 
 
 def archive_key(java: str | None = None, jars: list[str] | None = None) -> str:
@@ -100,7 +107,22 @@ def make(target: Path | None = None, *, force: bool = False) -> Path | None:
     if not partial.is_file():
         return None
     partial.replace(target)
+    prune(target.parent, keep=target)
     return target
+
+
+def prune(folder: Path, *, keep: Path, others: int = KEEP_OTHERS) -> list[Path]:
+    """Delete all but the ``others`` newest archives besides ``keep``: each venv installed
+    again gets a new archive (some 170 MiB), and an old one is never used again."""
+    archives = sorted(
+        (p for p in folder.glob("spark-classes-*.jsa") if p != keep),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    gone = archives[others:]
+    for old in gone:
+        old.unlink(missing_ok=True)
+    return gone
 
 
 def _run_small_pipeline() -> None:
