@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
@@ -13,7 +14,12 @@ from sales_lakehouse.gold.performance import (
     build_product_performance,
     build_promotion_performance,
 )
-from sales_lakehouse.pipeline.gold import merged_ranges, promotions_to_refresh
+from sales_lakehouse.pipeline.gold import (
+    in_date_ranges,
+    merged_ranges,
+    month_ranges,
+    promotions_to_refresh,
+)
 from sales_lakehouse.silver.products import END_OF_TIME
 
 D = Decimal
@@ -364,6 +370,41 @@ def test_merged_ranges() -> None:
         (d(2025, 3, 1), d(2025, 3, 9)),
         (d(2025, 3, 12), d(2025, 3, 12)),
     ]
+
+
+def test_month_ranges_cover_each_month_to_its_last_day() -> None:
+    d = date
+    months = [d(2024, 2, 1), d(2024, 12, 1), d(2025, 1, 1), d(2025, 4, 1), d(2025, 3, 1)]
+    assert month_ranges(months) == [
+        (d(2024, 2, 1), d(2024, 2, 29)),  # a leap year's February
+        (d(2024, 12, 1), d(2025, 1, 31)),  # across the year, merged
+        (d(2025, 3, 1), d(2025, 4, 30)),  # given out of order, merged
+    ]
+    assert month_ranges([]) == []
+
+
+def test_a_month_filter_by_date_ranges_reads_only_that_month_s_files(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """product_performance reads the fact of the months a run touched. Filtered by the
+    month (a function of sale_date), Delta read every file of the fact; by sale_date
+    ranges, its data skipping keeps the files of those months only."""
+    path = str(tmp_path / "fact")
+    days = [date(2025, 5, 31), date(2025, 6, 1), date(2025, 6, 30), date(2025, 7, 1)]
+    for day in days:  # one file per day, as a clustered fact has files of date ranges
+        spark.createDataFrame([(day, 1)], "sale_date date, units int").write.format("delta").mode(
+            "append"
+        ).save(path)
+    fact = spark.read.format("delta").load(path)
+    june = [date(2025, 6, 1)]
+
+    by_month = fact.filter(F.trunc("sale_date", "month").isin(june))
+    by_ranges = fact.filter(in_date_ranges(month_ranges(june)))
+
+    assert len(by_month.inputFiles()) == 4
+    assert len(by_ranges.inputFiles()) == 2
+    assert sorted(r[0] for r in by_ranges.collect()) == [date(2025, 6, 1), date(2025, 6, 30)]
+    assert fact.filter(in_date_ranges([])).count() == 0
 
 
 def test_promotions_to_refresh_nothing_touched() -> None:

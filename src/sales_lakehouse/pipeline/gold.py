@@ -17,7 +17,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from sales_lakehouse.contracts import DATASETS
@@ -116,6 +116,25 @@ def merged_ranges(windows: Iterable[tuple[date, date]]) -> list[tuple[date, date
     return merged
 
 
+def month_ranges(months: Iterable[date]) -> list[tuple[date, date]]:
+    """The sale dates of ``months`` (their first days) as merged (first, last) ranges."""
+    windows = []
+    for first in months:
+        following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+        windows.append((first, following - timedelta(days=1)))
+    return merged_ranges(windows)
+
+
+def in_date_ranges(ranges: Iterable[tuple[date, date]]) -> Column:
+    """``sale_date`` inside one of ``ranges`` (inclusive); false for none.
+
+    A filter on ``sale_date`` itself, which Delta's data skipping reads from the files'
+    min/max statistics: one on a function of it (the month) reads every file.
+    """
+    inside = [F.col("sale_date").between(F.lit(start), F.lit(end)) for start, end in ranges]
+    return functools.reduce(operator.or_, inside, F.lit(False))
+
+
 def _write_promotion_performance(
     lake: Lake,
     fact: DataFrame,
@@ -138,11 +157,8 @@ def _write_promotion_performance(
         lake.overwrite(build(fact, promotions), "gold", "promotion_performance")
         return
     ids = [key for key, _, _ in refresh]
-    inside = [
-        F.col("sale_date").between(F.lit(start), F.lit(end))
-        for start, end in merged_ranges((start, end) for _, start, end in refresh)
-    ]
-    lines = fact.filter(functools.reduce(operator.or_, inside, F.col("promotion_id").isin(ids)))
+    windows = merged_ranges((start, end) for _, start, end in refresh)
+    lines = fact.filter(in_date_ranges(windows) | F.col("promotion_id").isin(ids))
     rows = build(lines, promotions.filter(F.col("promotion_id").isin(ids)))
     lake.replace_where(rows, "gold", "promotion_performance", in_strings("promotion_id", ids))
 
@@ -177,7 +193,11 @@ def _write_marts(lake: Lake, fact: DataFrame, dates: list[date] | None) -> dict[
     write_by_date("daily_sales", daily, ranged=True)
     months = None if dates is None else sorted({day.replace(day=1) for day in dates})
     month = sale_month()
-    in_months = stored_fact if months is None else stored_fact.filter(month.isin(months))
+    # By sale_date ranges, not by month: Delta then reads only the files of those months
+    # (the whole fact before: 2.9M lines read twice in the 3M bench's daily increment).
+    in_months = (
+        stored_fact if months is None else stored_fact.filter(in_date_ranges(month_ranges(months)))
+    )
     monthly = build_product_performance(in_ranges(in_months, month))
     if months is None:
         lake.overwrite(
