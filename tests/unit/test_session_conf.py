@@ -51,6 +51,8 @@ def test_a_lake_below_the_limit_runs_interpreted_a_larger_one_does_not(
     interpreted = {
         "spark.sql.codegen.wholeStage": "false",
         "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+        "spark.sql.adaptive.enabled": "false",
+        "spark.sql.shuffle.partitions": "2",
     }
     assert session.interpret_below() == 100_000
     assert session.batch_conf(0) == interpreted
@@ -67,4 +69,4 @@ def test_the_environment_sets_the_limit_and_zero_always_generates_code(
     assert session.batch_conf(0) == {}
     assert session.batch_conf(10) == {}
     monkeypatch.setenv(session.INTERPRET_ENV, "5000000")
-    assert session.batch_conf(3_000_000) == session.INTERPRETED_CONF
+    assert session.batch_conf(3_000_000) == session.SMALL_LAKE_CONF

@@ -10,6 +10,9 @@ All Spark and Delta tuning lives here, in these dictionaries:
 - ``S3A_CONF`` and ``S3A_ENDPOINT_CONF``: a local session whose lake or landing is on S3
   (``s3a://``), e.g. a laptop against a bucket or against moto. Glue and EMR configure S3
   themselves, so a session they hand over gets none of this.
+- ``SMALL_LAKE_CONF``: runtime settings for the silver and gold stages of a lake under
+  :func:`interpret_below` rows (no generated code, no AQE, 2 shuffle partitions), local
+  or on Glue, set for the stage only (``batch_conf``).
 
 A setting is changed only when ``make bench`` measured that it helps (an A/B in the same
 run; see docs/benchmark.md). Measured and deliberately left as they are:
@@ -108,6 +111,20 @@ INTERPRETED_CONF: dict[str, str] = {
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
 }
+# A small lake's stages also run without adaptive query execution, on 2 fixed shuffle
+# partitions. AQE runs every shuffle stage of a query as a Spark job of its own and plans
+# the query again between them; on a few thousand rows that planning is the work. A
+# 228-line increment on the 50,000-line demo lake, in a warm session, alternating (docs/
+# benchmark.md, thirteenth round): silver 41 jobs against 83, gold 45 against 69, stage
+# times 0.70-0.96x (in a new process no change: its cold JVM's first queries are the
+# time); 2 partitions against 4 without AQE 0.78-0.91x. The partitions are
+# set because AQE off leaves spark.sql.shuffle.partitions to itself, and Spark's default
+# (200, Glue's too) costs a tiny groupBy 1.7 s against 0.4 s.
+SMALL_LAKE_CONF: dict[str, str] = {
+    **INTERPRETED_CONF,
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.shuffle.partitions": "2",
+}
 # Lakes below this many bronze rows run interpreted; $SALES_LAKEHOUSE_INTERPRET_BELOW sets
 # another limit (0: always generate code).
 INTERPRET_BELOW_ROWS = 100_000
@@ -121,9 +138,9 @@ def interpret_below() -> int:
 
 
 def batch_conf(rows: int) -> dict[str, str]:
-    """Runtime settings for a stage over a lake of ``rows`` rows: :data:`INTERPRETED_CONF`
-    below :func:`interpret_below`, none (Spark's defaults) from it."""
-    return dict(INTERPRETED_CONF) if rows < interpret_below() else {}
+    """Runtime settings for a stage over a lake of ``rows`` rows: :data:`SMALL_LAKE_CONF`
+    below :func:`interpret_below`, none (the session's) from it."""
+    return dict(SMALL_LAKE_CONF) if rows < interpret_below() else {}
 
 
 # A local session on S3 (s3a). Delta picks its log store by scheme: s3a:// gets
