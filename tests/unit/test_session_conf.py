@@ -52,7 +52,7 @@ def test_a_lake_below_the_limit_runs_interpreted_a_larger_one_does_not(
         "spark.sql.codegen.wholeStage": "false",
         "spark.sql.codegen.factoryMode": "NO_CODEGEN",
         "spark.sql.adaptive.enabled": "false",
-        "spark.sql.shuffle.partitions": "2",
+        "spark.sql.shuffle.partitions": "1",
     }
     assert session.interpret_below() == 100_000
     assert session.batch_conf(0) == interpreted

@@ -11,7 +11,7 @@ All Spark and Delta tuning lives here, in these dictionaries:
   (``s3a://``), e.g. a laptop against a bucket or against moto. Glue and EMR configure S3
   themselves, so a session they hand over gets none of this.
 - ``SMALL_LAKE_CONF``: runtime settings for the silver and gold stages of a lake under
-  :func:`interpret_below` rows (no generated code, no AQE, 2 shuffle partitions), local
+  :func:`interpret_below` rows (no generated code, no AQE, 1 shuffle partition), local
   or on Glue, set for the stage only (``batch_conf``).
 
 A setting is changed only when ``make bench`` measured that it helps (an A/B in the same
@@ -111,19 +111,20 @@ INTERPRETED_CONF: dict[str, str] = {
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
 }
-# A small lake's stages also run without adaptive query execution, on 2 fixed shuffle
-# partitions. AQE runs every shuffle stage of a query as a Spark job of its own and plans
+# A small lake's stages also run without adaptive query execution, on 1 shuffle
+# partition. AQE runs every shuffle stage of a query as a Spark job of its own and plans
 # the query again between them; on a few thousand rows that planning is the work. A
 # 228-line increment on the 50,000-line demo lake, in a warm session, alternating (docs/
 # benchmark.md, thirteenth round): silver 41 jobs against 83, gold 45 against 69, stage
 # times 0.70-0.96x (in a new process no change: its cold JVM's first queries are the
-# time); 2 partitions against 4 without AQE 0.78-0.91x. The partitions are
-# set because AQE off leaves spark.sql.shuffle.partitions to itself, and Spark's default
-# (200, Glue's too) costs a tiny groupBy 1.7 s against 0.4 s.
+# time); 1 partition against 4 without AQE 0.83-0.98x. The partitions are set because
+# AQE off leaves spark.sql.shuffle.partitions to itself: Spark's default (200, Glue's too)
+# costs a tiny groupBy 1.7 s against 0.4 s, and with 2 a small table is written in 2
+# files where AQE's coalescing wrote one (gold.promotion_performance: 8 rows, 2 files).
 SMALL_LAKE_CONF: dict[str, str] = {
     **INTERPRETED_CONF,
     "spark.sql.adaptive.enabled": "false",
-    "spark.sql.shuffle.partitions": "2",
+    "spark.sql.shuffle.partitions": "1",
 }
 # Lakes below this many bronze rows run interpreted; $SALES_LAKEHOUSE_INTERPRET_BELOW sets
 # another limit (0: always generate code).
